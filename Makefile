@@ -1,0 +1,51 @@
+# Two commands matter: `make run` and `make test`. Everything else is a step they share.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+WAREHOUSE := $(BIN)/warehouse
+DOCS_PORT ?= 8080
+
+.PHONY: run test setup install db lint docs clean-state help
+
+help:
+	@echo "make run   - install, start the embedded PostgreSQL, init roles, run the pipeline"
+	@echo "make test  - the same setup, then pytest, dbt build (ci database), sqlfluff, ruff"
+	@echo "make docs  - generate the dbt docs site and serve it on http://127.0.0.1:$(DOCS_PORT)"
+
+# Reinstall only when the dependency pins change; the project itself is installed editable.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
+	@touch $@
+
+install: $(VENV)/.installed
+
+db: install
+	$(WAREHOUSE) db start
+	$(WAREHOUSE) db init
+
+setup: db
+	$(WAREHOUSE) dbt deps --quiet
+
+run: setup
+	$(WAREHOUSE) run
+	@echo
+	@echo "Warehouse built. Connect as an analyst (read-only, derived schema):"
+	@echo "    psql \"\$$($(WAREHOUSE) db url --role analyst)\""
+	@echo "Data dictionary and lineage: make docs, then open http://127.0.0.1:$(DOCS_PORT)"
+
+test: setup
+	$(BIN)/python -m pytest
+	$(WAREHOUSE) dbt --dbt-target ci build
+	$(BIN)/sqlfluff lint models tests macros snapshots analyses
+	$(BIN)/ruff check .
+
+lint: install
+	$(BIN)/sqlfluff lint models tests macros snapshots analyses
+	$(BIN)/ruff check .
+
+docs: setup
+	$(WAREHOUSE) dbt docs generate
+	$(WAREHOUSE) dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser

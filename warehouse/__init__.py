@@ -1,0 +1,1 @@
+"""Healthcare ELT warehouse: the platform side (CLI, embedded PostgreSQL, roles, dbt runs)."""

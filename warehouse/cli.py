@@ -1,0 +1,149 @@
+"""The `warehouse` command. Every expected failure ends as one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from warehouse.db.server import bin_dir
+from warehouse.db.target import ROLE_CHOICES, Target
+from warehouse.errors import WarehouseError
+
+app = typer.Typer(
+    help="Healthcare ELT warehouse: embedded PostgreSQL, ingest, dbt.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Manage the warehouse database (embedded by default).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _external_note(target: Target, action: str) -> bool:
+    """With an external PostgreSQL configured nothing embedded starts or stops."""
+    if target.external:
+        typer.echo(f"external PostgreSQL configured (WAREHOUSE_DB_URL or PGHOST): nothing to {action}")
+    return target.external
+
+
+@db_app.command()
+def start() -> None:
+    """Start the embedded server (initialising it on first use)."""
+    target = Target.discover()
+    if _external_note(target, "start"):
+        return
+    status = target.server.start(log=_say)
+    typer.echo(status.describe())
+
+
+@db_app.command()
+def stop() -> None:
+    """Stop the embedded server; data stays in .warehouse/pgdata."""
+    target = Target.discover()
+    if _external_note(target, "stop"):
+        return
+    was_running = target.server.stop()
+    typer.echo("stopped" if was_running else "was not running")
+
+
+@db_app.command()
+def status() -> None:
+    """Say whether the database is up. Exit 0 when it answers, 3 when it does not."""
+    target = Target.discover()
+    if target.external:
+        from warehouse.db.connection import connect
+
+        info = target.admin()
+        conn = connect(info, total_seconds=5, attempts=2)
+        version = conn.server_version
+        conn.close()
+        typer.echo(f"external PostgreSQL {version // 10000} answering at {info.where}, database {info.dbname}")
+        return
+    current = target.server.status()
+    typer.echo(current.describe())
+    if not current.running:
+        raise typer.Exit(3)
+
+
+@db_app.command()
+def init() -> None:
+    """Create databases, schemas and roles (idempotent); role passwords go to .warehouse/secrets/."""
+    target = Target.discover()
+    target.init(log=_say)
+    typer.echo(
+        f"schemas and roles ready in databases {target.dev_database} and {target.ci_database}"
+    )
+
+
+@db_app.command()
+def url(
+    role: str = typer.Option("admin", "--role", help=f"One of: {', '.join(ROLE_CHOICES)}."),
+    database: str | None = typer.Option(None, "--database", help="Defaults to the dev database."),
+) -> None:
+    """Print a connection URL (with the role's password) for psql or a BI tool."""
+    typer.echo(Target.discover().role(role, database).url())
+
+
+@db_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def psql(
+    ctx: typer.Context,
+    role: str = typer.Option("admin", "--role", help=f"One of: {', '.join(ROLE_CHOICES)}."),
+    database: str | None = typer.Option(None, "--database"),
+) -> None:
+    """Open the bundled psql; extra arguments go to psql."""
+    info = Target.discover().role(role, database)
+    executable = str(bin_dir() / "psql")
+    os.execv(executable, [executable, info.url(), *ctx.args])
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def dbt(
+    ctx: typer.Context,
+    target: str = typer.Option("dev", "--dbt-target", help="dbt target: dev or ci."),
+) -> None:
+    """Run dbt as the transformer role, e.g. `warehouse dbt build --select staging`."""
+    from warehouse.dbt_runner import run_dbt
+
+    code = run_dbt(list(ctx.args), dbt_target=target)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    dbt_target: str = typer.Option("dev", "--dbt-target", help="dbt target: dev or ci."),
+) -> None:
+    """The main job: ingest the landing zone, then `dbt build`."""
+    from warehouse.pipeline import run_pipeline
+
+    raise typer.Exit(run_pipeline(dbt_target=dbt_target, log=_say))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: exceptions become one line, never a traceback (WAREHOUSE_DEBUG=1 shows them)."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except WarehouseError as exc:
+        _say(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _say("aborted")
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("WAREHOUSE_DEBUG"):
+            raise
+        # Only the exception type: its text could echo a data value.
+        _say(f"error: unexpected {type(exc).__name__}; rerun with WAREHOUSE_DEBUG=1 for details")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,100 @@
+"""The warehouse's database target: embedded or external, and the credentials of each role."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from warehouse.db import roles
+from warehouse.db.connection import DEV_DATABASE, ConnInfo, connect, external_admin, external_requested
+from warehouse.db.server import HOST, SUPERUSER, EmbeddedServer
+from warehouse.errors import WarehouseError
+from warehouse.paths import StatePaths
+from warehouse.secrets import ensure_secret, read_secret
+
+ADMIN = "admin"
+ROLE_CHOICES = (ADMIN, *roles.ROLES)
+
+
+@dataclass
+class Target:
+    state: StatePaths
+    external: bool
+
+    @classmethod
+    def discover(cls) -> Target:
+        return cls(state=StatePaths.discover(), external=external_requested())
+
+    @property
+    def server(self) -> EmbeddedServer:
+        return EmbeddedServer(self.state)
+
+    # ---- databases -----------------------------------------------------------------------------
+    @property
+    def dev_database(self) -> str:
+        return external_admin().dbname if self.external else DEV_DATABASE
+
+    @property
+    def ci_database(self) -> str:
+        return os.environ.get("WAREHOUSE_CI_DATABASE", f"{self.dev_database}_ci")
+
+    def database(self, override: str | None = None) -> str:
+        return override or os.environ.get("WAREHOUSE_DB_NAME") or self.dev_database
+
+    # ---- credentials ----------------------------------------------------------------------------
+    def admin(self, dbname: str | None = None) -> ConnInfo:
+        if self.external:
+            info = external_admin()
+            return info.with_(dbname=dbname) if dbname else info
+        status = self.server.status()
+        if not status.running:
+            raise WarehouseError(f"the embedded PostgreSQL is {status.describe()}")
+        return ConnInfo(HOST, int(status.port), SUPERUSER, self.server.superuser_password, dbname or DEV_DATABASE)
+
+    def role_password_path(self, role: str):
+        return self.state.secrets / f"{role}.password"
+
+    def role(self, role: str, dbname: str | None = None) -> ConnInfo:
+        if role == ADMIN:
+            return self.admin(dbname or self.database())
+        if role not in roles.ROLES:
+            raise WarehouseError(f"unknown role {role!r}; choose one of {', '.join(ROLE_CHOICES)}")
+        password = read_secret(self.role_password_path(role))
+        base = self.admin(dbname or self.database())
+        return base.with_(user=role, password=password)
+
+    # ---- init ------------------------------------------------------------------------------------
+    def init(self, databases: list[str] | None = None, log=print) -> None:
+        """Databases, roles, schemas and privileges; safe to run any number of times."""
+        targets = databases or [self.dev_database, self.ci_database]
+        maintenance = self.admin("postgres") if not self.external else self.admin()
+        conn = connect(maintenance)
+        try:
+            for dbname in targets:
+                if dbname != maintenance.dbname and _try_create(conn, dbname):
+                    log(f"created database {dbname}")
+            for name in roles.ROLES:
+                path = self.role_password_path(name)
+                fresh = not path.exists()
+                password = ensure_secret(path)
+                if roles.ensure_role(conn, name, password, reset_password=fresh):
+                    log(f"created role {name}")
+        finally:
+            conn.close()
+        for dbname in targets:
+            db = connect(self.admin(dbname))
+            try:
+                roles.apply_privileges(db, dbname)
+            finally:
+                db.close()
+
+
+def _try_create(conn, dbname: str) -> bool:
+    import psycopg2
+
+    try:
+        return roles.ensure_database(conn, dbname)
+    except psycopg2.errors.InsufficientPrivilege:
+        raise WarehouseError(
+            f"cannot create database {dbname!r}: the admin role lacks CREATEDB; create it and rerun"
+        ) from None

@@ -1,0 +1,52 @@
+"""Run dbt as the `transformer` role, with connection values handed over through the environment
+that `profiles.yml` reads with `env_var()`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from warehouse.db.target import Target
+from warehouse.errors import WarehouseError
+from warehouse.paths import project_root
+
+
+def dbt_env(target: Target, dbt_target: str = "dev") -> dict[str, str]:
+    dbname = target.ci_database if dbt_target == "ci" else target.database()
+    info = target.role("transformer", dbname)
+    env = dict(os.environ)
+    env.update(
+        WAREHOUSE_DB_HOST=info.host,
+        WAREHOUSE_DB_PORT=str(info.port),
+        WAREHOUSE_DB_USER=info.user,
+        WAREHOUSE_DB_PASSWORD=info.password,
+        WAREHOUSE_DB_NAME=target.database(),
+        WAREHOUSE_CI_DATABASE=target.ci_database,
+        DBT_PROFILES_DIR=str(project_root()),
+        # dbt would otherwise phone home for anonymous usage stats; this machine is offline.
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    return env
+
+
+def dbt_executable() -> str:
+    beside = Path(sys.executable).with_name("dbt")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("dbt")
+    if not found:
+        raise WarehouseError("dbt is not installed in this environment; run `make run`")
+    return found
+
+
+def run_dbt(args: list[str], *, dbt_target: str = "dev", target: Target | None = None) -> int:
+    target = target or Target.discover()
+    env = dbt_env(target, dbt_target)
+    command = [dbt_executable(), *args]
+    needs_profile = bool(args) and args[0] not in ("deps", "clean", "--version")
+    if needs_profile and dbt_target != "dev" and "--target" not in args and "-t" not in args:
+        command += ["--target", dbt_target]
+    return subprocess.run(command, cwd=project_root(), env=env, check=False).returncode

@@ -1,0 +1,19 @@
+"""`warehouse run`: the main job, in order: ingest the landing zone, then build every dbt layer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from warehouse.dbt_runner import run_dbt
+from warehouse.db.target import Target
+
+
+def run_pipeline(*, dbt_target: str = "dev", log: Callable[[str], None] = print) -> int:
+    target = Target.discover()
+    for step, args in (("dbt deps", ["deps"]), ("dbt build", ["build"])):
+        log(f"==> {step}")
+        code = run_dbt(args, dbt_target=dbt_target, target=target)
+        if code != 0:
+            log(f"{step} failed with exit code {code}")
+            return code
+    return 0

@@ -41,10 +41,12 @@ test: setup
 	$(WAREHOUSE) dbt --dbt-target ci build
 	$(BIN)/sqlfluff lint models tests macros snapshots analyses
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 lint: install
 	$(BIN)/sqlfluff lint models tests macros snapshots analyses
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 docs: setup
 	$(WAREHOUSE) dbt docs generate

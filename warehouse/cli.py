@@ -64,7 +64,9 @@ def status() -> None:
         conn = connect(info, total_seconds=5, attempts=2)
         version = conn.server_version
         conn.close()
-        typer.echo(f"external PostgreSQL {version // 10000} answering at {info.where}, database {info.dbname}")
+        typer.echo(
+            f"external PostgreSQL {version // 10000} answering at {info.where}, database {info.dbname}"
+        )
         return
     current = target.server.status()
     typer.echo(current.describe())
@@ -77,9 +79,7 @@ def init() -> None:
     """Create databases, schemas and roles (idempotent); role passwords go to .warehouse/secrets/."""
     target = Target.discover()
     target.init(log=_say)
-    typer.echo(
-        f"schemas and roles ready in databases {target.dev_database} and {target.ci_database}"
-    )
+    typer.echo(f"schemas and roles ready in databases {target.dev_database} and {target.ci_database}")
 
 
 @db_app.command()

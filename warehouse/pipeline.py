@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from warehouse.dbt_runner import run_dbt
 from warehouse.db.target import Target
+from warehouse.dbt_runner import run_dbt
 
 
 def run_pipeline(*, dbt_target: str = "dev", log: Callable[[str], None] = print) -> int:

@@ -163,7 +163,8 @@ class EmbeddedServer:
         after = self.status()
         if result.returncode != 0 or not after.running:
             raise WarehouseError(
-                f"PostgreSQL did not start on {HOST}:{port}: {self._last_log_error()} (full log: {self.state.pg_log})"
+                f"PostgreSQL did not start on {HOST}:{port}: {self._last_log_error()} "
+                f"(full log: {self.state.pg_log})"
             )
         return after
 
@@ -232,9 +233,12 @@ class EmbeddedServer:
             result = self._run(
                 "initdb",
                 [
-                    "-D", str(self.pgdata),
-                    "-U", SUPERUSER,
-                    "--pwfile", str(pwfile),
+                    "-D",
+                    str(self.pgdata),
+                    "-U",
+                    SUPERUSER,
+                    "--pwfile",
+                    str(pwfile),
                     "--auth-host=scram-sha-256",
                     "--auth-local=reject",
                     "--encoding=UTF8",
@@ -284,7 +288,9 @@ class EmbeddedServer:
             _ensure_binaries_usable()
         # pg_ctl's server keeps our stdout open if we pipe it; send its output to a file instead.
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            proc = subprocess.run([str(executable), *args], stdout=out, stderr=err, text=True, check=False, **kwargs)
+            proc = subprocess.run(
+                [str(executable), *args], stdout=out, stderr=err, text=True, check=False, **kwargs
+            )
             out.seek(0)
             err.seek(0)
             return subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
@@ -321,7 +327,9 @@ def _ensure_system_user() -> pwd.struct_passwd:
         raise WarehouseError(f"running as root needs a system user {SYSTEM_USER!r} and `useradd` is missing")
     proc = subprocess.run(
         ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", SYSTEM_USER],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0 and "already exists" not in proc.stderr:
         raise WarehouseError(f"could not create system user {SYSTEM_USER!r}: {proc.stderr.strip()}")
@@ -334,7 +342,7 @@ def _ensure_binaries_usable() -> None:
     marker = root / ".readable-by-others"
     if marker.exists():
         return
-    for folder, dirs, files in os.walk(root):
+    for folder, _dirs, files in os.walk(root):
         os.chmod(folder, os.stat(folder).st_mode | 0o055)
         for name in files:
             path = os.path.join(folder, name)

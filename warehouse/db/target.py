@@ -6,7 +6,14 @@ import os
 from dataclasses import dataclass
 
 from warehouse.db import roles
-from warehouse.db.connection import DEV_DATABASE, ConnInfo, connect, external_admin, external_requested
+from warehouse.db.connection import (
+    DEV_DATABASE,
+    ConnInfo,
+    connect,
+    external_admin,
+    external_requested,
+    server_version_ok,
+)
 from warehouse.db.server import HOST, SUPERUSER, EmbeddedServer
 from warehouse.errors import WarehouseError
 from warehouse.paths import StatePaths
@@ -49,7 +56,9 @@ class Target:
         status = self.server.status()
         if not status.running:
             raise WarehouseError(f"the embedded PostgreSQL is {status.describe()}")
-        return ConnInfo(HOST, int(status.port), SUPERUSER, self.server.superuser_password, dbname or DEV_DATABASE)
+        return ConnInfo(
+            HOST, int(status.port), SUPERUSER, self.server.superuser_password, dbname or DEV_DATABASE
+        )
 
     def role_password_path(self, role: str):
         return self.state.secrets / f"{role}.password"
@@ -70,6 +79,7 @@ class Target:
         maintenance = self.admin("postgres") if not self.external else self.admin()
         conn = connect(maintenance)
         try:
+            server_version_ok(conn, maintenance)
             for dbname in targets:
                 if dbname != maintenance.dbname and _try_create(conn, dbname):
                     log(f"created database {dbname}")

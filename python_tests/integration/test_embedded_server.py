@@ -29,14 +29,21 @@ def assert_one_line_error(result, *fragments: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def private_server(tmp_path_factory):
+def _module_server(tmp_path_factory):
     """A second embedded server with its own state dir, so life-cycle tests never touch the main one."""
     state_dir = tmp_path_factory.mktemp("state")
     env = {"WAREHOUSE_STATE_DIR": str(state_dir)}
-    started = run_cli("db", "start", env=env)
-    assert started.returncode == 0, started.stderr
     yield env, EmbeddedServer(StatePaths(state_dir))
     run_cli("db", "stop", env=env)
+
+
+@pytest.fixture
+def private_server(_module_server):
+    """The module's server, running at the start of every test whatever the previous test left."""
+    env, server = _module_server
+    started = run_cli("db", "start", env=env)
+    assert started.returncode == 0, started.stderr
+    return env, server
 
 
 def superuser(server: EmbeddedServer, port: int | None = None) -> ConnInfo:
@@ -87,6 +94,8 @@ def test_taken_port_moves_to_a_free_one_and_says_so(private_server):
     old_port = server.remembered_port()
     assert run_cli("db", "stop", env=env).returncode == 0
     squatter = socket.socket()
+    # Connections the server just closed linger in TIME_WAIT on this port; a listener may still bind.
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     squatter.bind((HOST, old_port))
     squatter.listen()
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 import typer
@@ -20,6 +21,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Manage the warehouse database (embedded by default).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+key_app = typer.Typer(help="The pseudonymisation key.", no_args_is_help=True)
+app.add_typer(key_app, name="key")
 
 
 def _say(message: str) -> None:
@@ -103,6 +106,20 @@ def psql(
     os.execv(executable, [executable, info.url(), *ctx.args])
 
 
+@key_app.command("init")
+def key_init() -> None:
+    """Create a local pseudonymisation key (mode 0600) unless one exists or WAREHOUSE_PSEUDONYM_KEY is set."""
+    from ingest.cli_support import default_key_file
+    from ingest.pii.keys import KEY_ENV_VAR, create_key_file, load_key
+
+    path = default_key_file()
+    if os.environ.get(KEY_ENV_VAR):
+        typer.echo(f"using the key from {KEY_ENV_VAR} (id {load_key(None).key_id})")
+        return
+    key = load_key(path) if path.exists() else create_key_file(path)
+    typer.echo(f"pseudonymisation key {path} (id {key.key_id})")
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def dbt(
     ctx: typer.Context,
@@ -113,6 +130,49 @@ def dbt(
 
     code = run_dbt(list(ctx.args), dbt_target=target)
     raise typer.Exit(code)
+
+
+@app.command()
+def ingest(
+    feed: str | None = typer.Option(None, "--feed", help="Only this feed."),
+    client: str | None = typer.Option(None, "--client", help="Only this client's files."),
+    force: bool = typer.Option(False, "--force", help="Reprocess files already loaded."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would happen; write nothing."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Show schema drift of held files and the YAML to add."
+    ),
+    landing: str | None = typer.Option(None, "--landing", help="Landing zone root (path or fsspec URL)."),
+    feeds_dir: Path | None = typer.Option(None, "--feeds-dir", help="Folder of feed YAML files."),
+) -> None:
+    """Ingest the landing zone: validate, pseudonymise, quarantine, audit; land in `raw` through dlt."""
+    from ingest.cli_support import explain_drift, ingest_options, print_summary
+    from ingest.loader import run_ingest
+
+    options = ingest_options(
+        feed=feed, client=client, force=force, dry_run=dry_run, landing=landing, feeds_dir=feeds_dir
+    )
+    if explain:
+        explain_drift(options, log=typer.echo)
+        return
+    report = run_ingest(options, log=_say)
+    print_summary(report, dry_run=dry_run)
+
+
+@app.command()
+def generate(
+    patients: int = typer.Option(2000, "--patients", min=1, help="How many people."),
+    seed: int = typer.Option(42, "--seed", help="Same seed, same files."),
+    out: Path = typer.Option(Path("landing"), "--out", help="Landing zone to write."),
+    days: int = typer.Option(3, "--days", min=1, help="How many daily deliveries."),
+    pii_manifest: Path | None = typer.Option(
+        None, "--pii-manifest", help="Write every PII value here (tests)."
+    ),
+) -> None:
+    """Write a deterministic, realistic demo landing zone (with ~2 % bad rows of every kind)."""
+    from ingest.generate.landing import generate_landing_zone
+
+    summary = generate_landing_zone(out, patients=patients, seed=seed, days=days, pii_manifest=pii_manifest)
+    typer.echo(f"wrote {summary.files} files, {summary.rows} rows to {out}")
 
 
 @app.command()

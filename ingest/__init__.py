@@ -1,0 +1,1 @@
+"""The loader: reads landing-zone feeds, validates and pseudonymises them, writes `raw`."""

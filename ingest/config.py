@@ -1,0 +1,303 @@
+"""Feed configuration: one YAML file per feed in `ingest/feeds/`, validated on load.
+
+Onboarding a client or a feed is editing YAML, never code, so every mistake in a YAML file must come
+back as one line naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from warehouse.errors import WarehouseError
+
+DEFAULT_PATTERN = (
+    r"^(?P<client_id>[a-z0-9]+)_(?P<file_date>\d{{4}}-\d{{2}}-\d{{2}})(?:_(?P<seq>\d+))?\.{ext}$"
+)
+EXTENSIONS = {"csv": "csv", "tsv": "(?:tsv|txt)", "ndjson": "(?:ndjson|jsonl)", "parquet": "parquet"}
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class PiiClass(StrEnum):
+    identifier = "identifier"  # keyed HMAC token
+    direct = "direct"  # dropped
+    birth_date = "birth_date"  # age and year of birth in <table>_calculated
+    zip = "zip"  # three-digit prefix
+    free_text = "free_text"  # scanned and redacted
+    none = "none"  # kept, still scanned
+
+
+class ColumnType(StrEnum):
+    string = "string"
+    integer = "integer"
+    decimal = "decimal"
+    date = "date"
+    timestamp = "timestamp"
+    boolean = "boolean"
+
+
+class Strict(BaseModel):
+    # A typo in a key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileFormat(Strict):
+    type: Literal["csv", "tsv", "ndjson", "parquet"] = "csv"
+    delimiter: str | None = None
+    encoding: str = "utf-8"
+    header: bool = True
+    quote: str = '"'
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _delimiter(self) -> FileFormat:
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            raise ValueError("delimiter must be a single character")
+        return self
+
+    @property
+    def effective_delimiter(self) -> str:
+        if self.delimiter:
+            return self.delimiter
+        return "\t" if self.type == "tsv" else ","
+
+
+class FormatOverride(Strict):
+    type: Literal["csv", "tsv", "ndjson", "parquet"] | None = None
+    delimiter: str | None = None
+    encoding: str | None = None
+    header: bool | None = None
+    quote: str | None = None
+
+
+class Condition(Strict):
+    column: str
+    in_: list[str] = Field(alias="in")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Column(Strict):
+    source: str
+    name: str
+    type: ColumnType = ColumnType.string
+    required: bool = False
+    pii: PiiClass = PiiClass.none
+    format: str | None = None
+    min: float | None = None
+    max: float | None = None
+    allowed: list[str] | None = None
+    description: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _snake_case(cls, value: str) -> str:
+        if not IDENTIFIER.match(value):
+            raise ValueError(f"{value!r} must be snake_case: lowercase letters, digits, underscores")
+        if value.startswith("_"):
+            raise ValueError(f"{value!r}: names starting with _ are reserved for lineage columns")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Column:
+        numeric = self.type in (ColumnType.integer, ColumnType.decimal)
+        if (self.min is not None or self.max is not None) and not numeric:
+            raise ValueError(f"column {self.name}: min/max need type integer or decimal")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"column {self.name}: min is greater than max")
+        if self.format and self.type not in (ColumnType.date, ColumnType.timestamp):
+            raise ValueError(f"column {self.name}: format applies to date and timestamp columns only")
+        if self.pii is PiiClass.birth_date and self.type is not ColumnType.date:
+            raise ValueError(f"column {self.name}: pii birth_date needs type date")
+        return self
+
+
+class Incremental(Strict):
+    mode: Literal["merge", "watermark", "reference"] = "merge"
+    column: str | None = None
+    lookback_hours: float = 24.0
+
+    @model_validator(mode="after")
+    def _watermark_column(self) -> Incremental:
+        if self.mode == "watermark" and not self.column:
+            raise ValueError("incremental mode watermark needs `column`")
+        return self
+
+
+class Entity(Strict):
+    description: str | None = None
+    path: str | None = None
+    business_key: list[str]
+    incremental: Incremental = Incremental()
+    event_date: str | None = None
+    whitelist: list[Condition] = []
+    columns: Annotated[list[Column], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _references(self) -> Entity:
+        names = [c.name for c in self.columns]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate column names: {', '.join(duplicates)}")
+        sources = [c.source for c in self.columns]
+        duplicates = sorted({s for s in sources if sources.count(s) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate source columns: {', '.join(duplicates)}")
+        by_name = {c.name: c for c in self.columns}
+        if sum(c.pii is PiiClass.birth_date for c in self.columns) > 1:
+            raise ValueError("at most one column per entity may have pii birth_date")
+        for key in self.business_key:
+            if key not in by_name:
+                raise ValueError(f"business_key {key!r} is not a column")
+            if by_name[key].pii is PiiClass.direct:
+                raise ValueError(f"business_key {key!r} is a direct identifier, which is dropped")
+        for label, ref in (("event_date", self.event_date), ("incremental.column", self.incremental.column)):
+            if ref and ref not in by_name:
+                raise ValueError(f"{label} {ref!r} is not a column")
+        for condition in self.whitelist:
+            if condition.column not in by_name:
+                raise ValueError(f"whitelist column {condition.column!r} is not a column")
+        return self
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+class ClientOverride(Strict):
+    format: FormatOverride | None = None
+    invalid_row_threshold: float | None = Field(default=None, ge=0, le=1)
+    whitelist: dict[str, list[Condition]] | None = None  # per entity
+
+
+class Feed(Strict):
+    feed: str
+    description: str | None = None
+    landing: str | None = None
+    format: FileFormat = FileFormat()
+    file_pattern: str | None = None
+    invalid_row_threshold: float = Field(default=0.05, ge=0, le=1)
+    clients: dict[str, ClientOverride] = {}
+    entities: dict[str, Entity]
+    parquet_output: str | None = None
+
+    @field_validator("feed")
+    @classmethod
+    def _feed_name(cls, value: str) -> str:
+        if not IDENTIFIER.match(value) or "__" in value:
+            raise ValueError(f"{value!r} must be snake_case without double underscores")
+        return value
+
+    @field_validator("file_pattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"file_pattern is not a valid regular expression: {exc}") from None
+        if "client_id" not in compiled.groupindex:
+            raise ValueError("file_pattern needs a named group (?P<client_id>...)")
+        return value
+
+    @model_validator(mode="after")
+    def _entities(self) -> Feed:
+        if not self.entities:
+            raise ValueError("a feed needs at least one entity")
+        for name in self.entities:
+            if not IDENTIFIER.match(name) or "__" in name:
+                raise ValueError(f"entity {name!r} must be snake_case without double underscores")
+        for client, override in self.clients.items():
+            for entity in override.whitelist or {}:
+                if entity not in self.entities:
+                    raise ValueError(f"clients.{client}.whitelist names unknown entity {entity!r}")
+        return self
+
+    # ---- derived settings -------------------------------------------------------------------------
+    def pattern(self) -> re.Pattern[str]:
+        if self.file_pattern:
+            return re.compile(self.file_pattern)
+        return re.compile(DEFAULT_PATTERN.format(ext=EXTENSIONS[self.format.type]))
+
+    def format_for(self, client_id: str) -> FileFormat:
+        override = self.clients.get(client_id)
+        if not override or not override.format:
+            return self.format
+        changes = {k: v for k, v in override.format.model_dump().items() if v is not None}
+        return self.format.model_copy(update=changes)
+
+    def threshold_for(self, client_id: str) -> float:
+        override = self.clients.get(client_id)
+        if override and override.invalid_row_threshold is not None:
+            return override.invalid_row_threshold
+        return self.invalid_row_threshold
+
+    def whitelist_for(self, entity: str, client_id: str) -> list[Condition]:
+        override = self.clients.get(client_id)
+        if override and override.whitelist and entity in override.whitelist:
+            return override.whitelist[entity]
+        return self.entities[entity].whitelist
+
+    def table(self, entity: str) -> str:
+        return f"{self.feed}__{entity}"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error["loc"] if part != "__root__")
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field (typo?)"
+    return f"{where}: {message}" if where else message
+
+
+def load_feed(path: Path) -> Feed:
+    """Parse and validate one feed file; any problem is one line naming the file and the field."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise WarehouseError(f"feed config {path}: not valid YAML{at}") from None
+    except OSError as exc:
+        raise WarehouseError(f"feed config {path}: {exc.strerror}") from None
+    if not isinstance(data, dict):
+        raise WarehouseError(f"feed config {path}: expected a mapping at the top level")
+    try:
+        feed = Feed.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise WarehouseError(f"feed config {path}: {_describe(first)}{more}") from None
+    if feed.feed != path.stem:
+        raise WarehouseError(f"feed config {path}: feed {feed.feed!r} must match the file name {path.stem!r}")
+    return feed
+
+
+def default_feeds_dir() -> Path:
+    return Path(__file__).parent / "feeds"
+
+
+def load_feeds(directory: Path | None = None) -> dict[str, Feed]:
+    folder = directory or default_feeds_dir()
+    if not folder.is_dir():
+        raise WarehouseError(f"feed config folder {folder} does not exist")
+    feeds = {}
+    for path in sorted(folder.glob("*.yml")) + sorted(folder.glob("*.yaml")):
+        feed = load_feed(path)
+        feeds[feed.feed] = feed
+    return feeds

@@ -1,0 +1,430 @@
+"""`warehouse ingest`: landing zone -> validated, pseudonymised rows in raw and quarantine, audited.
+
+Per feed and entity: list files, skip those already loaded (same SHA-256), read each new file in
+batches, filter, validate, pseudonymise, hand the batches to dlt (stage tables), then promote each
+file into raw and quarantine in a transaction of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import psycopg2
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingest import audit
+from ingest.config import Feed, load_feeds
+from ingest.land import PipelineStepFailed, load_stage, stage_pipeline
+from ingest.landing import LandedFile, default_landing_root, list_files, open_file, sha256_of
+from ingest.pii.keys import PseudonymKey, load_key
+from ingest.promote import PromoteRequest, promote, record_only, stage_name
+from ingest.pseudonymise import FileContext, empty_quarantine, pseudonymise
+from ingest.reader import FileProblem, FileReader
+from ingest.validate import clean_text, validate
+from warehouse.db.connection import connect
+from warehouse.db.target import Target
+from warehouse.errors import WarehouseError
+
+
+@dataclass
+class IngestOptions:
+    feeds_dir: Path | None = None
+    landing_root: str = field(default_factory=default_landing_root)
+    feed: str | None = None
+    client: str | None = None
+    force: bool = False
+    dry_run: bool = False
+    key_file: Path | None = None
+    retry_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("WAREHOUSE_INGEST_RETRY_SECONDS", "60"))
+    )
+
+
+@dataclass
+class FileState:
+    landed: LandedFile
+    sha256: str | None = None
+    load: audit.FileLoad | None = None
+    held: bool = False
+    drift: dict | None = None
+    unreadable: bool = False  # held as a whole before or while reading: stage rows of it are void
+    reason_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class IngestReport:
+    run_id: str
+    files: list[audit.FileLoad]
+
+    def counts(self) -> dict[str, int]:
+        out = {"seen": len(self.files)}
+        for load in self.files:
+            out[load.status] = out.get(load.status, 0) + 1
+        return out
+
+
+def _config_sha(feed: Feed) -> str:
+    return hashlib.sha256(feed.model_dump_json().encode()).hexdigest()
+
+
+def _run_id(feeds: list[Feed], states: list[FileState]) -> str:
+    digest = hashlib.sha256()
+    for feed in feeds:
+        digest.update(feed.feed.encode() + b"\0")
+    for sha in sorted(s.sha256 or "" for s in states):
+        digest.update(sha.encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+class Loader:
+    def __init__(self, options: IngestOptions, target: Target, log: Callable[[str], None]) -> None:
+        self.options = options
+        self.target = target
+        self.log = log
+        self.key: PseudonymKey | None = None
+        self.conn = None
+        self.load_nonce = secrets.token_hex(8)
+        self.ingested_at = datetime.now(UTC).replace(tzinfo=UTC)
+
+    # ---- setup ---------------------------------------------------------------------------------------
+    def feeds(self) -> list[Feed]:
+        feeds = load_feeds(self.options.feeds_dir)
+        if self.options.feed:
+            if self.options.feed not in feeds:
+                raise WarehouseError(f"unknown feed {self.options.feed!r}; known: {', '.join(sorted(feeds))}")
+            return [feeds[self.options.feed]]
+        return list(feeds.values())
+
+    def _retry(self, what: str, action: Callable[[], object]) -> object:
+        """Transient failures (server restart, network blip, object store timeout) retry with backoff."""
+        deadline = time.monotonic() + self.options.retry_seconds
+        delay = 0.5
+        while True:
+            try:
+                return action()
+            except (psycopg2.OperationalError, psycopg2.InterfaceError, PipelineStepFailed, OSError) as exc:
+                if not _transient(exc) or time.monotonic() + delay > deadline:
+                    raise WarehouseError(f"{what} failed: {_one_line(exc)}") from None
+                self.log(f"{what}: transient failure ({type(exc).__name__}); retrying in {delay:g}s")
+                time.sleep(delay)
+                delay = min(delay * 2, 10)
+                self._reconnect()
+
+    def _reconnect(self) -> None:
+        try:
+            if self.conn is not None:
+                self.conn.close()
+        except psycopg2.Error:
+            pass
+        self.conn = connect(self.target.role("loader"), total_seconds=self.options.retry_seconds)
+
+    # ---- the run ---------------------------------------------------------------------------------------
+    def run(self) -> IngestReport:
+        feeds = self.feeds()
+        self.key = load_key(self.options.key_file)
+        states: dict[tuple[str, str], list[FileState]] = {}
+        for feed in feeds:
+            for landed in list_files(feed, self.options.landing_root):
+                if self.options.client and landed.client_id != self.options.client:
+                    continue
+                state = FileState(landed)
+                if landed.matched:
+                    state.sha256 = sha256_of(landed)
+                states.setdefault((feed.feed, landed.entity), []).append(state)
+        all_states = [s for group in states.values() for s in group]
+        run_id = _run_id(feeds, all_states)
+        if self.options.dry_run:
+            return self._dry_run(feeds, states, run_id)
+
+        self.conn = connect(self.target.role("loader"), total_seconds=self.options.retry_seconds)
+        audit.ensure_tables(self.conn)
+        run_row = audit.start_run(self.conn, run_id)
+        report = IngestReport(run_id, [])
+        try:
+            for feed in feeds:
+                for entity_name in feed.entities:
+                    group = states.get((feed.feed, entity_name), [])
+                    if group:
+                        report.files += self._ingest_entity(feed, entity_name, group, run_id)
+        except BaseException as exc:
+            message = str(exc) if isinstance(exc, WarehouseError) else f"interrupted: {type(exc).__name__}"
+            try:
+                self._reconnect()
+                audit.finish_run(self.conn, run_row, status="failed", counts=report.counts(), error=message)
+            except (psycopg2.Error, WarehouseError):
+                pass  # the database is what failed; the error still reaches the user
+            raise
+        audit.finish_run(self.conn, run_row, status="succeeded", counts=report.counts(), error=None)
+        self.conn.close()
+        return report
+
+    def _dry_run(self, feeds, states, run_id) -> IngestReport:
+        conn = connect(self.target.role("loader"), total_seconds=self.options.retry_seconds)
+        audit.ensure_tables(conn)
+        files = []
+        for feed in feeds:
+            for entity_name in feed.entities:
+                for state in states.get((feed.feed, entity_name), []):
+                    status, reason = self._precheck(conn, feed, state)
+                    files.append(
+                        audit.FileLoad(
+                            run_id=run_id, feed=feed.feed, entity=entity_name, file_name=state.landed.name,
+                            status=status or "would load", reason=reason, client_id=state.landed.client_id,
+                            file_sha256=state.sha256,
+                        )
+                    )  # fmt: skip
+        conn.close()
+        return IngestReport(run_id, files)
+
+    def _precheck(self, conn, feed: Feed, state: FileState) -> tuple[str | None, str | None]:
+        landed = state.landed
+        if not landed.matched:
+            return "rejected", f"file name does not match the pattern {feed.pattern().pattern}"
+        if self.options.force:
+            return None, None
+        with conn.cursor() as cur:
+            cur.execute(
+                "select status, reason, config_sha256 from audit.file_manifest "
+                "where feed = %s and entity = %s and file_sha256 = %s",
+                (feed.feed, landed.entity, state.sha256),
+            )
+            row = cur.fetchone()
+        if row is None:
+            return None, None
+        status, reason, config_sha = row
+        if status == "loaded":
+            return "unchanged", "already loaded (same SHA-256)"
+        if config_sha == _config_sha(feed):
+            return "unchanged", f"held earlier ({reason}); unchanged file and config"
+        return None, None
+
+    def _ingest_entity(self, feed: Feed, entity_name: str, group: list[FileState], run_id: str):
+        loads: list[audit.FileLoad] = []
+        todo: list[FileState] = []
+        for state in group:
+            status, reason = self._precheck(self.conn, feed, state)
+            if status:
+                state.load = audit.FileLoad(
+                    run_id=run_id, feed=feed.feed, entity=entity_name, file_name=state.landed.name,
+                    status=status, reason=reason, client_id=state.landed.client_id, file_sha256=state.sha256,
+                )  # fmt: skip
+                self._retry("recording a file", lambda s=state: record_only(self.conn, s.load))
+                loads.append(state.load)
+                self.log(f"{feed.feed}/{entity_name}/{state.landed.name}: {status} ({reason})")
+            else:
+                todo.append(state)
+        if not todo:
+            return loads
+        pipeline = stage_pipeline(
+            f"ingest_{feed.feed}__{entity_name}", self.target.role("loader"), self._dlt_dir()
+        )
+        self._retry(
+            f"loading {feed.feed}/{entity_name} through dlt",
+            lambda: load_stage(pipeline, self._stage_tables(feed, entity_name, todo, run_id)),
+        )
+        self._index_stage(feed, entity_name)
+        entity = feed.entities[entity_name]
+        watermark = entity.incremental.column if entity.incremental.mode == "watermark" else None
+        for state in todo:
+            request = PromoteRequest(
+                feed=feed, entity_name=entity_name, entity=entity, load=state.load,
+                file_date=state.landed.file_date, file_seq=state.landed.seq, size_bytes=state.landed.size,
+                config_sha256=_config_sha(feed), load_nonce=self.load_nonce, held=state.held,
+                reason_counts=state.reason_counts, watermark_column=watermark, drift=state.drift,
+                use_stage=not state.unreadable,
+            )  # fmt: skip
+            self._retry(f"promoting {state.landed.name}", lambda r=request: promote(self.conn, r))
+            loads.append(state.load)
+            self.log(_describe(feed.feed, entity_name, state.load))
+        return loads
+
+    def _dlt_dir(self) -> Path:
+        return self.target.state.root / "dlt"
+
+    def _index_stage(self, feed: Feed, entity_name: str) -> None:
+        with self.conn.cursor() as cur:
+            for suffix in ("", "_calculated", "_quarantine"):
+                name = stage_name(feed, entity_name, suffix)
+                cur.execute("select to_regclass(%s) is not null", (f'raw."{name}"',))
+                if cur.fetchone()[0]:
+                    cur.execute(f'create index if not exists "{name}_file" on raw."{name}" (_file_sha256)')
+
+    # ---- per file -----------------------------------------------------------------------------------------
+    def _stage_tables(self, feed: Feed, entity_name: str, todo: list[FileState], run_id: str):
+        for state in todo:
+            yield from self._process_file(feed, entity_name, state, run_id)
+
+    def _process_file(self, feed: Feed, entity_name: str, state: FileState, run_id: str) -> Iterator:
+        landed = state.landed
+        entity = feed.entities[entity_name]
+        started = time.monotonic()
+        load = audit.FileLoad(
+            run_id=run_id, feed=feed.feed, entity=entity_name, file_name=landed.name, status="loaded",
+            client_id=landed.client_id, file_sha256=state.sha256,
+        )  # fmt: skip
+        state.load = load
+        state.reason_counts = {}
+        ctx = FileContext(
+            feed=feed.feed, entity=entity_name, client_id=landed.client_id, file_name=landed.name,
+            file_sha256=state.sha256, file_date=landed.file_date, file_seq=landed.seq, run_id=run_id,
+            load_nonce=self.load_nonce, ingested_at=self.ingested_at, key=self.key,
+        )  # fmt: skip
+        raw_name = stage_name(feed, entity_name)
+        quarantine_name = stage_name(feed, entity_name, "_quarantine")
+        calculated_name = stage_name(feed, entity_name, "_calculated")
+        whitelist = feed.whitelist_for(entity_name, landed.client_id)
+        threshold = feed.threshold_for(landed.client_id)
+        floor = self._watermark_floor(feed, entity_name, landed.client_id)
+        try:
+            with open_file(landed) as handle:
+                reader = FileReader(handle, feed.format_for(landed.client_id), entity)
+                reported_bad = 0
+                for batch in reader.batches():
+                    n = batch.num_rows
+                    load.rows_read += n
+                    keep = np.ones(n, dtype=bool)
+                    for condition in whitelist:
+                        allowed = pc.is_in(
+                            clean_text(batch.columns[condition.column]), pa.array(condition.in_)
+                        )
+                        keep &= np.asarray(
+                            allowed.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool
+                        )
+                    columns, lines, bad_utf8 = batch.columns, batch.lines, batch.bad_utf8
+                    if not keep.all():
+                        load.rows_filtered += int((~keep).sum())
+                        index = np.flatnonzero(keep)
+                        take = pa.array(index)
+                        columns = {k: v.take(take) for k, v in columns.items()}
+                        lines = lines[index]
+                        remap = {old: new for new, old in enumerate(index)}
+                        bad_utf8 = {remap[r]: c for r, c in bad_utf8.items() if r in remap}
+                    validated = validate(
+                        entity, columns, bad_utf8=bad_utf8, ingestion_date=ctx.ingested_at.date()
+                    )
+                    if floor is not None:
+                        stale = _older_than(validated.typed[entity.incremental.column], floor)
+                        stale &= ~validated.invalid_mask(len(lines))
+                        if stale.any():
+                            load.rows_filtered += int(stale.sum())
+                            index = np.flatnonzero(~stale)
+                            take = pa.array(index)
+                            validated.text = {k: v.take(take) for k, v in validated.text.items()}
+                            validated.typed = {k: v.take(take) for k, v in validated.typed.items()}
+                            validated.failures = [(r, m[index]) for r, m in validated.failures]
+                            lines = lines[index]
+                    outputs = pseudonymise(entity, validated, lines, ctx)
+                    load.rows_loaded += outputs.loaded
+                    load.rows_quarantined += outputs.quarantined
+                    for reason, count in outputs.reason_counts.items():
+                        state.reason_counts[reason] = state.reason_counts.get(reason, 0) + count
+                    if outputs.raw is not None:
+                        yield raw_name, outputs.raw
+                    if outputs.calculated is not None:
+                        yield calculated_name, outputs.calculated
+                    if outputs.quarantine is not None:
+                        yield quarantine_name, outputs.quarantine
+                    # Rows pyarrow could not split into columns, reported while parsing this batch.
+                    if len(reader.bad_rows) > reported_bad:
+                        bad = reader.bad_rows[reported_bad:]
+                        reported_bad = len(reader.bad_rows)
+                        yield quarantine_name, self._bad_rows_table(entity, ctx, bad, load, state)
+                if len(reader.bad_rows) > reported_bad:
+                    bad = reader.bad_rows[reported_bad:]
+                    yield quarantine_name, self._bad_rows_table(entity, ctx, bad, load, state)
+        except FileProblem as problem:
+            # The file as a whole cannot be taken in: nothing of it is loaded; it stays in the landing zone.
+            load.rows_read = load.rows_loaded = load.rows_quarantined = load.rows_filtered = 0
+            state.reason_counts = {}
+            load.status = "held"
+            load.reason = f"{problem.code}: {problem}"
+            state.held = True
+            state.unreadable = True
+            state.drift = problem.drift or None
+        else:
+            ratio = load.invalid_ratio
+            if ratio is not None and ratio > threshold:
+                state.held = True
+                load.status = "held"
+                load.reason = (
+                    f"invalid_ratio: {ratio:.1%} of rows invalid, above the {threshold:.0%} threshold"
+                )
+                # Every row goes to quarantine (promote moves the valid ones there too).
+                state.reason_counts["file_held:invalid_ratio"] = load.rows_loaded
+                load.rows_quarantined += load.rows_loaded
+                load.rows_loaded = 0
+        load.seconds = round(time.monotonic() - started, 3)
+
+    def _bad_rows_table(self, entity, ctx, bad, load, state) -> pa.Table:
+        load.rows_read += len(bad)
+        load.rows_quarantined += len(bad)
+        reasons = [b.reason for b in bad]
+        for reason in reasons:
+            code = reason.split(":", 1)[0]
+            state.reason_counts[code] = state.reason_counts.get(code, 0) + 1
+        lines = np.asarray([b.line for b in bad], dtype=np.int64)
+        return empty_quarantine(entity, ctx, lines, reasons)
+
+    def _watermark_floor(self, feed: Feed, entity_name: str, client_id: str) -> datetime | None:
+        entity = feed.entities[entity_name]
+        if entity.incremental.mode != "watermark" or self.options.force:
+            return None
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "select high_water from audit.watermarks where feed = %s and entity = %s and client_id = %s",
+                (feed.feed, entity_name, client_id),
+            )
+            row = cur.fetchone()
+        if row is None:
+            return None
+        return row[0] - timedelta(hours=entity.incremental.lookback_hours)
+
+
+def _older_than(values: pa.Array, floor: datetime) -> np.ndarray:
+    if pa.types.is_date(values.type):
+        values = values.cast(pa.timestamp("us"))
+    older = pc.less(values, pa.scalar(floor.replace(tzinfo=None), pa.timestamp("us")))
+    return np.asarray(older.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _transient(exc: BaseException) -> bool:
+    seen = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current, (psycopg2.OperationalError, psycopg2.InterfaceError, ConnectionError, TimeoutError)
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _one_line(exc: BaseException) -> str:
+    root = exc
+    while root.__cause__ is not None:
+        root = root.__cause__
+    text = str(root).strip().splitlines()
+    return f"{type(root).__name__}: {text[0][:200]}" if text else type(root).__name__
+
+
+def _describe(feed: str, entity: str, load: audit.FileLoad) -> str:
+    counts = (
+        f"read {load.rows_read} = loaded {load.rows_loaded} + quarantined {load.rows_quarantined}"
+        f" + filtered {load.rows_filtered}"
+    )
+    suffix = f" ({load.reason})" if load.reason else ""
+    return f"{feed}/{entity}/{load.file_name}: {load.status}: {counts}{suffix}"
+
+
+def run_ingest(options: IngestOptions, target: Target | None = None, log: Callable[[str], None] = print):
+    return Loader(options, target or Target.discover(), log).run()

@@ -1,0 +1,322 @@
+"""Promote one file from dlt's stage tables into raw and quarantine, in one transaction.
+
+dlt lands pseudonymised Arrow batches into `raw.stage__<feed>__<entity>[_calculated|_quarantine]`
+(fast bulk COPY, but one transaction per table). Atomicity per file is won here: the file's raw rows,
+calculated rows, quarantine rows, manifest entry and audit rows commit together or not at all, so a
+loader killed at any moment leaves either the whole file or nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg2.extensions
+from psycopg2 import sql
+
+from ingest.audit import FileLoad, record_file_load
+from ingest.config import Entity, Feed
+from ingest.pseudonymise import has_calculated, raw_columns
+
+STAGE_ONLY = ("_load_nonce",)
+ORDER = ("_file_date", "_file_seq", "_source_line")
+
+
+def stage_name(feed: Feed, entity: str, suffix: str = "") -> str:
+    return f"stage__{feed.table(entity)}{suffix}"
+
+
+@dataclass
+class PromoteRequest:
+    feed: Feed
+    entity_name: str
+    entity: Entity
+    load: FileLoad
+    file_date: object
+    file_seq: int
+    size_bytes: int
+    config_sha256: str
+    load_nonce: str
+    held: bool
+    reason_counts: dict[str, int]
+    watermark_column: str | None = None
+    drift: dict | None = None
+    use_stage: bool = True
+
+
+def _columns(cur, schema: str, table: str) -> list[tuple[str, str]]:
+    cur.execute(
+        """
+        select column_name, format_type(a.atttypid, a.atttypmod)
+        from information_schema.columns c
+        join pg_attribute a
+            on a.attrelid = format('%%I.%%I', c.table_schema, c.table_name)::regclass
+            and a.attname = c.column_name
+        where c.table_schema = %s and c.table_name = %s
+        order by c.ordinal_position
+        """,
+        (schema, table),
+    )
+    return cur.fetchall()
+
+
+def _ensure_target(cur, stage: str, schema: str, table: str, key: list[str] | None) -> list[str]:
+    """Create or widen the target table from the stage table's columns; returns the shared columns."""
+    stage_cols = [
+        (c, t) for c, t in _columns(cur, "raw", stage) if c not in STAGE_ONLY and not c.startswith("_dlt")
+    ]
+    existing = dict(_columns(cur, schema, table))
+    if not existing:
+        cur.execute(
+            sql.SQL("create table {}.{} ({})").format(
+                sql.Identifier(schema),
+                sql.Identifier(table),
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in stage_cols
+                ),
+            )
+        )
+        index_cols = key if key else ["_file_sha256"]
+        cur.execute(
+            sql.SQL("create index on {}.{} ({})").format(
+                sql.Identifier(schema),
+                sql.Identifier(table),
+                sql.SQL(", ").join(map(sql.Identifier, index_cols)),
+            )
+        )
+        if key:
+            cur.execute(
+                sql.SQL("create index on {}.{} (_file_sha256)").format(
+                    sql.Identifier(schema), sql.Identifier(table)
+                )
+            )
+    else:
+        for column, column_type in stage_cols:
+            if column not in existing:
+                cur.execute(
+                    sql.SQL("alter table {}.{} add column {} {}").format(
+                        sql.Identifier(schema),
+                        sql.Identifier(table),
+                        sql.Identifier(column),
+                        sql.SQL(column_type),
+                    )
+                )
+    return [c for c, _ in stage_cols]
+
+
+def _table_exists(cur, schema: str, table: str) -> bool:
+    cur.execute("select to_regclass(%s) is not null", (f'"{schema}"."{table}"',))
+    return cur.fetchone()[0]
+
+
+def _merge(cur, req: PromoteRequest, suffix: str) -> None:
+    """SCD type 1 on the business key: the newest version wins, whatever order files arrive in."""
+    feed, entity = req.feed, req.entity
+    stage = stage_name(feed, req.entity_name, suffix)
+    target = feed.table(req.entity_name) + suffix
+    if not _table_exists(cur, "raw", stage):
+        return
+    key = list(entity.business_key)
+    columns = _ensure_target(cur, stage, "raw", target, key)
+    ident = sql.Identifier
+    cols = sql.SQL(", ").join(map(ident, columns))
+    key_list = sql.SQL(", ").join(map(ident, key))
+    order = ([req.watermark_column] if req.watermark_column and suffix == "" else []) + list(ORDER)
+    order_desc = sql.SQL(", ").join(sql.SQL("{} desc nulls last").format(ident(c)) for c in order)
+    cur.execute("drop table if exists pg_temp.incoming")
+    cur.execute(
+        sql.SQL(
+            "create temp table incoming on commit drop as "
+            "select distinct on ({key}) {cols} from raw.{stage} "
+            "where _file_sha256 = %s and _load_nonce = %s order by {key}, {order}"
+        ).format(key=key_list, cols=cols, stage=ident(stage), order=order_desc),
+        (req.load.file_sha256, req.load_nonce),
+    )
+    if feed.entities[req.entity_name].incremental.mode == "reference":
+        # Reference data: the newest file is the whole truth for its client.
+        cur.execute(
+            sql.SQL("delete from raw.{} where _client_id = %s").format(ident(target)), (req.load.client_id,)
+        )
+    else:
+        key_match = sql.SQL(" and ").join(sql.SQL("t.{c} = i.{c}").format(c=ident(c)) for c in key)
+        newer = sql.SQL("({}) > ({})").format(
+            sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in order),
+            sql.SQL(", ").join(sql.SQL("i.{}").format(ident(c)) for c in order),
+        )
+        # A backfilled older file must not overwrite a newer version already loaded.
+        cur.execute(
+            sql.SQL("delete from incoming i using raw.{t} t where {match} and {newer}").format(
+                t=ident(target), match=key_match, newer=newer
+            )
+        )
+        cur.execute(
+            sql.SQL("delete from raw.{t} t using incoming i where {match}").format(
+                t=ident(target), match=key_match
+            )
+        )
+    cur.execute(sql.SQL("insert into raw.{} ({}) select {} from incoming").format(ident(target), cols, cols))
+    cur.execute("drop table pg_temp.incoming")
+
+
+LINEAGE_TYPES = {
+    "_record_id": "text",
+    "_source_file": "text",
+    "_source_line": "bigint",
+    "_file_sha256": "text",
+    "_client_id": "text",
+    "_file_date": "date",
+    "_file_seq": "integer",
+    "_run_id": "text",
+    "_ingested_at": "timestamptz",
+    "_pseudonym_key_id": "text",
+}
+
+
+def ensure_quarantine_table(cur, feed: Feed, entity_name: str) -> list[str]:
+    """Quarantine tables are all text (an invalid value may not fit its type), defined by the config."""
+    target = feed.table(entity_name)
+    wanted = [(c, "text") for c in raw_columns(feed.entities[entity_name])]
+    wanted += [("_reasons", "text"), *LINEAGE_TYPES.items()]
+    existing = dict(_columns(cur, "quarantine", target))
+    ident = sql.Identifier
+    if not existing:
+        cur.execute(
+            sql.SQL("create table quarantine.{} ({})").format(
+                ident(target),
+                sql.SQL(", ").join(sql.SQL("{} {}").format(ident(c), sql.SQL(t)) for c, t in wanted),
+            )
+        )
+        cur.execute(sql.SQL("create index on quarantine.{} (_file_sha256)").format(ident(target)))
+    else:
+        for column, column_type in wanted:
+            if column not in existing:
+                cur.execute(
+                    sql.SQL("alter table quarantine.{} add column {} {}").format(
+                        ident(target), ident(column), sql.SQL(column_type)
+                    )
+                )
+    return [c for c, _ in wanted]
+
+
+def _quarantine(cur, req: PromoteRequest) -> None:
+    feed = req.feed
+    stage = stage_name(feed, req.entity_name, "_quarantine")
+    target = feed.table(req.entity_name)
+    ident = sql.Identifier
+    quarantine_cols = ensure_quarantine_table(cur, feed, req.entity_name)
+    cur.execute(
+        sql.SQL("delete from quarantine.{} where _file_sha256 = %s").format(ident(target)),
+        (req.load.file_sha256,),
+    )
+    if _table_exists(cur, "raw", stage):
+        stage_cols = {c for c, _ in _columns(cur, "raw", stage)}
+        columns = [c for c in quarantine_cols if c in stage_cols]
+        cols = sql.SQL(", ").join(map(ident, columns))
+        cur.execute(
+            sql.SQL(
+                "insert into quarantine.{t} ({cols}) select {cols} from raw.{s} "
+                "where _file_sha256 = %s and _load_nonce = %s"
+            ).format(t=ident(target), cols=cols, s=ident(stage)),
+            (req.load.file_sha256, req.load_nonce),
+        )
+    if req.held:
+        # A held file reaches raw not at all; its valid rows join its invalid ones in quarantine,
+        # so nothing is lost and the file's rows still balance.
+        raw_stage = stage_name(feed, req.entity_name)
+        if not _table_exists(cur, "raw", raw_stage):
+            return
+        stage_cols = {c for c, _ in _columns(cur, "raw", raw_stage)}
+        shared = [c for c in quarantine_cols if c in stage_cols]
+        select = [sql.SQL("{}::text").format(ident(c)) if not c.startswith("_") else ident(c) for c in shared]
+        cur.execute(
+            sql.SQL(
+                "insert into quarantine.{t} ({cols}, _reasons) select {select}, %s from raw.{s} "
+                "where _file_sha256 = %s and _load_nonce = %s"
+            ).format(
+                t=ident(target),
+                cols=sql.SQL(", ").join(map(ident, shared)),
+                select=sql.SQL(", ").join(select),
+                s=ident(raw_stage),
+            ),
+            (
+                f"file_held:{(req.load.reason or 'invalid_ratio').split(':', 1)[0]}",
+                req.load.file_sha256,
+                req.load_nonce,
+            ),
+        )
+
+
+def promote(conn: psycopg2.extensions.connection, req: PromoteRequest) -> None:
+    """Everything for one file, in one transaction."""
+    load = req.load
+    conn.autocommit = False
+    try:
+        with conn.cursor() as cur:
+            cur.execute("set local lock_timeout = '30s'")
+            if not req.held:
+                _merge(cur, req, "")
+                if has_calculated(req.entity):
+                    _merge(cur, req, "_calculated")
+                if req.watermark_column:
+                    _advance_watermark(cur, req)
+            if req.use_stage:
+                _quarantine(cur, req)
+            if req.drift and req.drift.get("extra"):
+                cur.execute(
+                    "insert into audit.schema_drift "
+                    "(run_id, feed, entity, client_id, file_name, file_sha256, "
+                    "missing_columns, extra_columns) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    (load.run_id, load.feed, load.entity, load.client_id, load.file_name, load.file_sha256,
+                     req.drift.get("missing", []), req.drift.get("extra", [])),
+                )  # fmt: skip
+            for reason, rows in sorted(req.reason_counts.items()):
+                cur.execute(
+                    "insert into audit.file_quarantine_reasons "
+                    "(run_id, feed, entity, client_id, file_name, file_sha256, reason, rows) "
+                    "values (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    (load.run_id, load.feed, load.entity, load.client_id, load.file_name, load.file_sha256,
+                     reason, rows),
+                )  # fmt: skip
+            cur.execute(
+                """
+                insert into audit.file_manifest (
+                    feed, entity, file_sha256, file_name, client_id, file_date, file_seq, size_bytes,
+                    status, reason, config_sha256, run_id
+                ) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                on conflict (feed, entity, file_sha256) do update set
+                    file_name = excluded.file_name, status = excluded.status, reason = excluded.reason,
+                    config_sha256 = excluded.config_sha256, run_id = excluded.run_id, recorded_at = now()
+                """,
+                (
+                    load.feed, load.entity, load.file_sha256, load.file_name, load.client_id, req.file_date,
+                    req.file_seq, req.size_bytes, "held" if req.held else "loaded", load.reason,
+                    req.config_sha256, load.run_id,
+                ),
+            )  # fmt: skip
+            record_file_load(cur, load)
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.autocommit = True
+
+
+def _advance_watermark(cur, req: PromoteRequest) -> None:
+    table = req.feed.table(req.entity_name)
+    cur.execute(
+        sql.SQL(
+            """
+            insert into audit.watermarks (feed, entity, client_id, column_name, high_water)
+            select %s, %s, %s, %s, max({col}) from raw.{t} where _client_id = %s having max({col}) is not null
+            on conflict (feed, entity, client_id) do update set
+                high_water = greatest(audit.watermarks.high_water, excluded.high_water), updated_at = now()
+            """
+        ).format(col=sql.Identifier(req.watermark_column), t=sql.Identifier(table)),
+        (req.feed.feed, req.entity_name, req.load.client_id, req.watermark_column, req.load.client_id),
+    )
+
+
+def record_only(conn: psycopg2.extensions.connection, load: FileLoad) -> None:
+    """Audit rows for files that load nothing (unchanged, rejected names, failures)."""
+    with conn.cursor() as cur:
+        record_file_load(cur, load)

@@ -1,0 +1,215 @@
+"""Turn a validated batch into what may be persisted: raw rows, calculated rows and quarantine rows.
+
+This is where privacy is won or lost. Per PII class (see ingest/config.py):
+identifier -> keyed token, direct -> dropped, birth_date -> age and year (calculated table),
+zip -> three digits, free_text -> redacted, none -> kept but scanned; a hit quarantines the row with
+the value redacted. Quarantine rows are pseudonymised exactly like raw rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingest.config import ColumnType, Entity, PiiClass
+from ingest.pii import birth, detect, tokens, zip3
+from ingest.pii.keys import PseudonymKey
+from ingest.validate import ARROW_TYPES, Validated, event_dates
+
+REDACTED = "[REDACTED]"
+
+
+@dataclass(frozen=True)
+class FileContext:
+    feed: str
+    entity: str
+    client_id: str
+    file_name: str
+    file_sha256: str
+    file_date: date | None
+    file_seq: int
+    run_id: str
+    load_nonce: str
+    ingested_at: datetime
+    key: PseudonymKey
+
+
+@dataclass
+class Outputs:
+    raw: pa.Table | None = None
+    calculated: pa.Table | None = None
+    quarantine: pa.Table | None = None
+    reason_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def loaded(self) -> int:
+        return self.raw.num_rows if self.raw is not None else 0
+
+    @property
+    def quarantined(self) -> int:
+        return self.quarantine.num_rows if self.quarantine is not None else 0
+
+
+def name_columns(entity: Entity) -> list[str]:
+    """Direct-PII columns holding a person's name: their values must not leak into other columns."""
+    return [c.name for c in entity.columns if c.pii is PiiClass.direct and "name" in c.name]
+
+
+def raw_columns(entity: Entity) -> list[str]:
+    return [c.name for c in entity.columns if c.pii not in (PiiClass.direct, PiiClass.birth_date)]
+
+
+def has_calculated(entity: Entity) -> bool:
+    return any(c.pii is PiiClass.birth_date for c in entity.columns)
+
+
+def lineage(ctx: FileContext, lines: np.ndarray) -> dict[str, pa.Array]:
+    n = len(lines)
+    line_text = pa.array(lines).cast(pa.string())
+    return {
+        "_record_id": pc.binary_join_element_wise(ctx.file_sha256[:16], line_text, "-"),
+        "_source_file": pa.array(np.full(n, ctx.file_name, dtype=object), pa.string()),
+        "_source_line": pa.array(lines, pa.int64()),
+        "_file_sha256": pa.array(np.full(n, ctx.file_sha256, dtype=object), pa.string()),
+        "_client_id": pa.array(np.full(n, ctx.client_id, dtype=object), pa.string()),
+        "_file_date": pa.array([ctx.file_date] * n, pa.date32()),
+        "_file_seq": pa.array(np.full(n, ctx.file_seq), pa.int32()),
+        "_run_id": pa.array(np.full(n, ctx.run_id, dtype=object), pa.string()),
+        "_ingested_at": pa.array([ctx.ingested_at] * n, pa.timestamp("us", tz="UTC")),
+        "_pseudonym_key_id": pa.array(np.full(n, ctx.key.key_id, dtype=object), pa.string()),
+        "_load_nonce": pa.array(np.full(n, ctx.load_nonce, dtype=object), pa.string()),
+    }
+
+
+def _scan_free_columns(entity: Entity, validated: Validated) -> dict[str, pa.Array]:
+    """Detector hits per `none` string column: the name of the detector, or null."""
+    names = [validated.text[c] for c in name_columns(entity)]
+    hits: dict[str, pa.Array] = {}
+    for column in entity.columns:
+        if column.pii is not PiiClass.none or column.type is not ColumnType.string:
+            continue
+        found = detect.scan(validated.text[column.name], include_dates=True)
+        if names:
+            own_name = detect.scan_row_names(validated.text[column.name], names)
+            found = pc.if_else(own_name, pa.scalar("own_name", pa.string()), found)
+        if pc.any(pc.is_valid(found)).as_py():
+            hits[column.name] = found
+    return hits
+
+
+def _protect(entity: Entity, validated: Validated, key: PseudonymKey, hits: dict[str, pa.Array]) -> dict:
+    """Column values as they may be stored, typed (raw) or text (quarantine)."""
+    typed: dict[str, pa.Array] = {}
+    names = [validated.text[c] for c in name_columns(entity)]
+    for column in entity.columns:
+        text = validated.text[column.name]
+        if column.pii is PiiClass.identifier:
+            typed[column.name] = tokens.tokenise(text, key)
+        elif column.pii is PiiClass.zip:
+            typed[column.name] = zip3.zip3(text)
+        elif column.pii is PiiClass.free_text:
+            redacted = detect.redact(text)
+            if names:
+                own_name = detect.scan_row_names(text, names)
+                redacted = pc.if_else(
+                    own_name, pa.scalar(f"{REDACTED[:-1]}:own_name]", pa.string()), redacted
+                )
+            typed[column.name] = redacted
+        elif column.pii is PiiClass.none:
+            value = validated.typed[column.name]
+            if column.name in hits:
+                value = pc.if_else(pc.is_valid(hits[column.name]), pa.scalar(None, value.type), value)
+            typed[column.name] = value
+    return typed
+
+
+def _quarantine_text(
+    entity: Entity, protected: dict, validated: Validated, hits: dict
+) -> dict[str, pa.Array]:
+    out = {}
+    for column in entity.columns:
+        if column.name not in protected:
+            continue  # direct and birth_date: never stored, not even in quarantine
+        if column.pii is PiiClass.none:
+            value = validated.text[column.name]
+            if column.name in hits:
+                marker = pc.binary_join_element_wise("[REDACTED:", hits[column.name], "]", "")
+                value = pc.if_else(pc.is_valid(hits[column.name]), marker, value)
+        else:
+            value = protected[column.name]
+        out[column.name] = value.cast(pa.string())
+    return out
+
+
+def pseudonymise(entity: Entity, validated: Validated, lines: np.ndarray, ctx: FileContext) -> Outputs:
+    n = len(lines)
+    hits = _scan_free_columns(entity, validated)
+    for name, found in hits.items():
+        detectors = pc.unique(pc.drop_null(found)).to_pylist()
+        for detector in detectors:
+            validated.failures.append((f"pii_detected:{name}:{detector}", _is(found, detector)))
+    invalid = validated.invalid_mask(n)
+    protected = _protect(entity, validated, ctx.key, hits)
+    trail = lineage(ctx, lines)
+    outputs = Outputs()
+
+    good = np.flatnonzero(~invalid)
+    bad = np.flatnonzero(invalid)
+    keep_cols = raw_columns(entity)
+    if len(good):
+        take = pa.array(good)
+        data = {name: protected[name].take(take) for name in keep_cols}
+        for name, values in trail.items():
+            data[name] = values.take(take)
+        outputs.raw = pa.table(data)
+        if has_calculated(entity):
+            outputs.calculated = _calculated(entity, validated, n, ctx, protected, trail, take)
+    if len(bad):
+        take = pa.array(bad)
+        reasons = validated.reasons(bad)
+        text = _quarantine_text(entity, protected, validated, hits)
+        data = {name: values.take(take) for name, values in text.items()}
+        data["_reasons"] = pa.array(reasons, pa.string())
+        for name, values in trail.items():
+            data[name] = values.take(take)
+        outputs.quarantine = pa.table(data)
+        for row_reasons in reasons:
+            for reason in row_reasons.split(","):
+                outputs.reason_counts[reason] = outputs.reason_counts.get(reason, 0) + 1
+    return outputs
+
+
+def _calculated(entity, validated, n, ctx, protected, trail, take) -> pa.Table:
+    """Values computed from PII before it is discarded, in their own table keyed by _record_id."""
+    column = next(c for c in entity.columns if c.pii is PiiClass.birth_date)
+    born = validated.typed[column.name]
+    at_event = event_dates(entity, validated, n, ctx.ingested_at.date())
+    age_at_event = birth.age_years(born, at_event)
+    age_at_ingestion = birth.age_years(born, ctx.ingested_at.date())
+    data = {key: protected[key].take(take) for key in entity.business_key}
+    data["age_years_at_event"] = age_at_event.take(take)
+    data["age_years_at_ingestion"] = age_at_ingestion.take(take)
+    data["birth_year"] = birth.birth_year(born, age_at_ingestion).take(take)
+    for name, values in trail.items():
+        data[name] = values.take(take)
+    return pa.table(data)
+
+
+def _is(values: pa.Array, detector: str) -> np.ndarray:
+    return np.asarray(pc.equal(values, detector).fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def empty_quarantine(entity: Entity, ctx: FileContext, lines: np.ndarray, reasons: list[str]) -> pa.Table:
+    """Quarantine rows for records that could not even be split into columns: position and reason only."""
+    n = len(lines)
+    data = {name: pa.nulls(n, pa.string()) for name in raw_columns(entity)}
+    data["_reasons"] = pa.array(reasons, pa.string())
+    data.update(lineage(ctx, lines))
+    return pa.table(data)
+
+
+__all__ = ["ARROW_TYPES", "FileContext", "Outputs", "empty_quarantine", "pseudonymise"]

@@ -1,0 +1,347 @@
+"""Read a landed file into Arrow batches of text columns, one batch at a time (flat memory).
+
+Everything is read as text: deciding what is a valid number or date is validation's job, and a row
+must never be lost because a parser gave up on it. Problems that make a whole file unreadable
+(empty, header mismatch, schema drift) raise `FileProblem`; problems with one row are reported as
+`BadRow` (line and reason, never the row's content: it may hold PII).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ingest.config import Entity, FileFormat
+
+BLOCK_SIZE = 16 << 20  # a single field may be megabytes long; pyarrow needs a row to fit one block
+NDJSON_BATCH = 50_000
+
+
+class FileProblem(Exception):
+    """The file as a whole cannot be loaded. `code` is machine-readable, the message one line."""
+
+    def __init__(self, code: str, message: str, *, drift: dict | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.drift = drift or {}
+
+
+@dataclass(frozen=True)
+class BadRow:
+    line: int
+    reason: str  # e.g. "column_count_mismatch:expected=5,actual=4"
+
+
+@dataclass
+class Batch:
+    columns: dict[str, pa.Array]  # canonical name -> string array
+    lines: np.ndarray  # record number of each row; the header is line 1
+    bad_utf8: dict[int, list[str]] = field(default_factory=dict)  # row index -> columns with invalid bytes
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.lines)
+
+
+@dataclass
+class FileReader:
+    """Iterate `batches()`; afterwards `bad_rows` holds rows that could not be split into columns."""
+
+    handle: io.BufferedIOBase
+    fmt: FileFormat
+    entity: Entity
+    bad_rows: list[BadRow] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)
+
+    def batches(self) -> Iterator[Batch]:
+        if self.fmt.type in ("csv", "tsv"):
+            yield from self._csv()
+        elif self.fmt.type == "ndjson":
+            yield from self._ndjson()
+        else:
+            yield from self._parquet()
+
+    # ---- header checks shared by every format ------------------------------------------------------
+    def _map_header(self, header: list[str]) -> dict[str, int]:
+        """Source column name -> position, after checking the header against the feed contract."""
+        self.header = header
+        seen: set[str] = set()
+        duplicated = sorted({h for h in header if h in seen or seen.add(h)})
+        if duplicated:
+            raise FileProblem(
+                "duplicate_header", f"duplicate column names in header: {', '.join(duplicated)}"
+            )
+        declared = {c.source: c for c in self.entity.columns}
+        extra = [h for h in header if h not in declared]
+        missing = [c.source for c in self.entity.columns if c.source not in header]
+        missing_required = [
+            c.source
+            for c in self.entity.columns
+            if c.source in missing and (c.required or c.name in self.entity.business_key)
+        ]
+        if missing_required:
+            hint = ""
+            if len(header) == 1 and self.fmt.type in ("csv", "tsv"):
+                hint = (
+                    f"; the header has one column: is the delimiter {self.fmt.effective_delimiter!r} right?"
+                )
+            raise FileProblem(
+                "missing_required_column",
+                f"missing required columns: {', '.join(missing_required)}{hint}",
+                drift={"missing": missing, "extra": extra},
+            )
+        if extra:
+            raise FileProblem(
+                "schema_drift",
+                f"undeclared columns (schema drift): {', '.join(_printable(h) for h in extra)}; "
+                "see `warehouse ingest --explain`",
+                drift={"missing": missing, "extra": extra},
+            )
+        return {h: i for i, h in enumerate(header)}
+
+    def _empty_columns(self, n: int) -> dict[str, pa.Array]:
+        return {c.name: pa.nulls(n, pa.string()) for c in self.entity.columns}
+
+    # ---- csv / tsv ---------------------------------------------------------------------------------------
+    def _csv(self) -> Iterator[Batch]:
+        head = self.handle.read(BLOCK_SIZE)
+        if not head:
+            raise FileProblem("empty_file", "the file is empty (no header)")
+        encoding = self.fmt.encoding.lower().replace("_", "-")
+        if encoding in ("utf-8", "utf8") and head.startswith(b"\xef\xbb\xbf"):
+            head = head[3:]  # BOM: not part of the first column's name
+        text = head.decode(self.fmt.encoding, errors="replace")
+        first_record = next(
+            csv.reader(
+                io.StringIO(text, newline=""),
+                delimiter=self.fmt.effective_delimiter,
+                quotechar=self.fmt.quote,
+            ),
+            None,
+        )
+        if not first_record:
+            raise FileProblem("empty_file", "the file has no header row")
+        if not self.fmt.header:
+            raise FileProblem("unsupported", "files without a header row are not supported yet")
+        positions = self._map_header([h.strip() for h in first_record])
+        width = len(first_record)
+        names = [f"c{i}" for i in range(width)]
+
+        def on_invalid(row: pacsv.InvalidRow) -> str:
+            # Only the position and the shape are kept: the text may hold PII.
+            self.bad_rows.append(
+                BadRow(
+                    int(row.number or 0),
+                    f"column_count_mismatch:expected={row.expected_columns},actual={row.actual_columns}",
+                )
+            )
+            return "skip"
+
+        stream = io.BufferedReader(_Prepend(head, self.handle), buffer_size=BLOCK_SIZE)
+        try:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(
+                    column_names=names,
+                    skip_rows=1,
+                    block_size=BLOCK_SIZE,
+                    use_threads=False,  # needed for pyarrow to report line numbers of bad rows
+                    encoding=self.fmt.encoding if encoding not in ("utf-8", "utf8") else "utf8",
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.fmt.effective_delimiter,
+                    quote_char=self.fmt.quote,
+                    newlines_in_values=True,
+                    invalid_row_handler=on_invalid,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.binary() for n in names},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV file" in str(exc):
+                return  # a header and nothing else: zero rows
+            raise FileProblem("unparseable", f"cannot parse the file: {_arrow_message(exc)}") from None
+        emitted = 0
+        while True:
+            try:
+                record_batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as exc:
+                raise FileProblem("unparseable", f"cannot parse the file: {_arrow_message(exc)}") from None
+            n = record_batch.num_rows
+            if n == 0:
+                continue
+            lines = _good_row_lines(emitted, n, self.bad_rows)
+            emitted += n
+            batch = Batch(columns={}, lines=lines)
+            for column in self.entity.columns:
+                position = positions.get(column.source)
+                if position is None:
+                    batch.columns[column.name] = pa.nulls(n, pa.string())
+                    continue
+                batch.columns[column.name] = _to_text(
+                    record_batch.column(position), column.name, batch.bad_utf8
+                )
+            yield batch
+
+    # ---- ndjson --------------------------------------------------------------------------------------------
+    def _ndjson(self) -> Iterator[Batch]:
+        declared = [c.source for c in self.entity.columns]
+        header_checked = False
+        rows: list[dict] = []
+        lines: list[int] = []
+        line_no = 0
+        any_line = False
+        for raw in self.handle:
+            line_no += 1
+            if not raw.strip():
+                continue
+            any_line = True
+            try:
+                obj = orjson.loads(raw)
+                if not isinstance(obj, dict):
+                    raise ValueError
+            except (orjson.JSONDecodeError, ValueError):
+                self.bad_rows.append(BadRow(line_no, "malformed_json"))
+                continue
+            if not header_checked:
+                self._map_header(list(obj.keys()))
+                header_checked = True
+            elif set(obj) - set(declared):
+                extra = sorted(set(obj) - set(declared))
+                raise FileProblem(
+                    "schema_drift",
+                    f"undeclared keys (schema drift) from line {line_no}: "
+                    f"{', '.join(map(_printable, extra))}",
+                    drift={"missing": [], "extra": extra},
+                )
+            rows.append(obj)
+            lines.append(line_no)
+            if len(rows) >= NDJSON_BATCH:
+                yield self._ndjson_batch(rows, lines)
+                rows, lines = [], []
+        if not any_line:
+            raise FileProblem("empty_file", "the file is empty")
+        if rows:
+            yield self._ndjson_batch(rows, lines)
+
+    def _ndjson_batch(self, rows: list[dict], lines: list[int]) -> Batch:
+        columns = {}
+        for column in self.entity.columns:
+            values = [_json_text(r.get(column.source)) for r in rows]
+            columns[column.name] = pa.array(values, pa.string())
+        return Batch(columns=columns, lines=np.asarray(lines, dtype=np.int64))
+
+    # ---- parquet -------------------------------------------------------------------------------------------
+    def _parquet(self) -> Iterator[Batch]:
+        try:
+            parquet = pq.ParquetFile(self.handle)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise FileProblem("unparseable", f"not a readable Parquet file: {_arrow_message(exc)}") from None
+        positions = self._map_header(parquet.schema_arrow.names)
+        line = 1
+        for record_batch in parquet.iter_batches(batch_size=100_000):
+            n = record_batch.num_rows
+            lines = np.arange(line + 1, line + 1 + n, dtype=np.int64)
+            line += n
+            columns = {}
+            for column in self.entity.columns:
+                position = positions.get(column.source)
+                if position is None:
+                    columns[column.name] = pa.nulls(n, pa.string())
+                else:
+                    columns[column.name] = record_batch.column(position).cast(pa.string())
+            yield Batch(columns=columns, lines=lines)
+
+
+class _Prepend(io.RawIOBase):
+    """A readable stream: bytes already read for the header sniff, then the rest of the file."""
+
+    def __init__(self, head: bytes, rest: io.BufferedIOBase) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _good_row_lines(emitted: int, n: int, bad_rows: list[BadRow]) -> np.ndarray:
+    """Record numbers of the next `n` parsed rows, given the rows pyarrow skipped so far.
+
+    Good row i (0-based over the file) sits at record i + 2 plus the number of skipped rows before it.
+    """
+    base = np.arange(emitted, emitted + n, dtype=np.int64) + 2
+    if not bad_rows:
+        return base
+    skipped = np.sort(np.fromiter((b.line for b in bad_rows), dtype=np.int64))
+    lines = base
+    while True:
+        shifted = base + np.searchsorted(skipped, lines, side="right")
+        if np.array_equal(shifted, lines):
+            return lines
+        lines = shifted
+
+
+def _to_text(values: pa.Array, column: str, bad_utf8: dict[int, list[str]]) -> pa.Array:
+    """Binary -> UTF-8 text; rows with invalid bytes become null and are remembered per row."""
+    try:
+        return values.cast(pa.string())
+    except pa.ArrowInvalid:
+        pass
+    cleaned = []
+    for index, value in enumerate(values.to_pylist()):
+        try:
+            cleaned.append(value.decode("utf-8") if value is not None else None)
+        except UnicodeDecodeError:
+            bad_utf8.setdefault(index, []).append(column)
+            cleaned.append(None)
+    return pa.array(cleaned, pa.string())
+
+
+def _json_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value) if isinstance(value, float) else str(value)
+    return orjson.dumps(value).decode()
+
+
+def _printable(name: str) -> str:
+    """Column names come from the file; keep them short and printable in messages."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in name)
+    return repr(clean[:60] + ("..." if len(clean) > 60 else ""))
+
+
+def _arrow_message(exc: Exception) -> str:
+    # pyarrow messages can quote the offending row; keep only the part before any quoted content.
+    text = str(exc).splitlines()[0]
+    for marker in (": '", ' "', " got '"):
+        if marker in text:
+            text = text.split(marker, 1)[0]
+    return text[:200]

@@ -98,10 +98,7 @@ def explain_drift(options: IngestOptions, log: Callable[[str], None]) -> None:
                         log(f"      - source: {column}")
                         log(f"        name: {_snake(column)}")
                         log("        type: string")
-                        log(
-                            "        pii: none  # decide: identifier | direct | birth_date | zip "
-                            "| free_text | none"
-                        )
+                        log("        pii: none  # decide: identifier | direct | birth_date | zip | free_text | none")
     if not found:
         log("no schema drift: every landed file matches its feed config")
 

@@ -16,9 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from warehouse.errors import WarehouseError
 
-DEFAULT_PATTERN = (
-    r"^(?P<client_id>[a-z0-9]+)_(?P<file_date>\d{{4}}-\d{{2}}-\d{{2}})(?:_(?P<seq>\d+))?\.{ext}$"
-)
+DEFAULT_PATTERN = r"^(?P<client_id>[a-z0-9]+)_(?P<file_date>\d{{4}}-\d{{2}}-\d{{2}})(?:_(?P<seq>\d+))?\.{ext}$"
 EXTENSIONS = {"csv": "csv", "tsv": "(?:tsv|txt)", "ndjson": "(?:ndjson|jsonl)", "parquet": "parquet"}
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -222,6 +220,11 @@ class Feed(Strict):
         for name in self.entities:
             if not IDENTIFIER.match(name) or "__" in name:
                 raise ValueError(f"entity {name!r} must be snake_case without double underscores")
+            # PostgreSQL truncates names past 63 bytes; the longest we derive is stage__<feed>__<entity>_quarantine.
+            if len(f"stage__{self.feed}__{name}_quarantine") > 63:
+                raise ValueError(
+                    f"feed and entity names {self.feed!r} + {name!r} are too long (44 characters together)"
+                )
         for client, override in self.clients.items():
             for entity in override.whitelist or {}:
                 if entity not in self.entities:
@@ -280,7 +283,10 @@ def load_feed(path: Path) -> Feed:
     try:
         feed = Feed.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        # A misspelt key shows up twice: as itself (unknown) and as the key it should have been
+        # (missing). The unknown one names the typo, so it goes first.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        first = errors[0]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise WarehouseError(f"feed config {path}: {_describe(first)}{more}") from None
     if feed.feed != path.stem:

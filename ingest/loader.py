@@ -44,9 +44,8 @@ class IngestOptions:
     force: bool = False
     dry_run: bool = False
     key_file: Path | None = None
-    retry_seconds: float = field(
-        default_factory=lambda: float(os.environ.get("WAREHOUSE_INGEST_RETRY_SECONDS", "60"))
-    )
+    work_dir: Path | None = None  # dlt's working folder; default .warehouse/dlt
+    retry_seconds: float = field(default_factory=lambda: float(os.environ.get("WAREHOUSE_INGEST_RETRY_SECONDS", "60")))
 
 
 @dataclass
@@ -224,9 +223,7 @@ class Loader:
                 todo.append(state)
         if not todo:
             return loads
-        pipeline = stage_pipeline(
-            f"ingest_{feed.feed}__{entity_name}", self.target.role("loader"), self._dlt_dir()
-        )
+        pipeline = stage_pipeline(f"ingest_{feed.feed}__{entity_name}", self.target.role("loader"), self._dlt_dir())
         self._retry(
             f"loading {feed.feed}/{entity_name} through dlt",
             lambda: load_stage(pipeline, self._stage_tables(feed, entity_name, todo, run_id)),
@@ -248,7 +245,7 @@ class Loader:
         return loads
 
     def _dlt_dir(self) -> Path:
-        return self.target.state.root / "dlt"
+        return self.options.work_dir or self.target.state.root / "dlt"
 
     def _index_stage(self, feed: Feed, entity_name: str) -> None:
         with self.conn.cursor() as cur:
@@ -293,12 +290,8 @@ class Loader:
                     load.rows_read += n
                     keep = np.ones(n, dtype=bool)
                     for condition in whitelist:
-                        allowed = pc.is_in(
-                            clean_text(batch.columns[condition.column]), pa.array(condition.in_)
-                        )
-                        keep &= np.asarray(
-                            allowed.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool
-                        )
+                        allowed = pc.is_in(clean_text(batch.columns[condition.column]), pa.array(condition.in_))
+                        keep &= np.asarray(allowed.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
                     columns, lines, bad_utf8 = batch.columns, batch.lines, batch.bad_utf8
                     if not keep.all():
                         load.rows_filtered += int((~keep).sum())
@@ -308,9 +301,7 @@ class Loader:
                         lines = lines[index]
                         remap = {old: new for new, old in enumerate(index)}
                         bad_utf8 = {remap[r]: c for r, c in bad_utf8.items() if r in remap}
-                    validated = validate(
-                        entity, columns, bad_utf8=bad_utf8, ingestion_date=ctx.ingested_at.date()
-                    )
+                    validated = validate(entity, columns, bad_utf8=bad_utf8, ingestion_date=ctx.ingested_at.date())
                     if floor is not None:
                         stale = _older_than(validated.typed[entity.incremental.column], floor)
                         stale &= ~validated.invalid_mask(len(lines))
@@ -355,9 +346,7 @@ class Loader:
             if ratio is not None and ratio > threshold:
                 state.held = True
                 load.status = "held"
-                load.reason = (
-                    f"invalid_ratio: {ratio:.1%} of rows invalid, above the {threshold:.0%} threshold"
-                )
+                load.reason = f"invalid_ratio: {ratio:.1%} of rows invalid, above the {threshold:.0%} threshold"
                 # Every row goes to quarantine (promote moves the valid ones there too).
                 state.reason_counts["file_held:invalid_ratio"] = load.rows_loaded
                 load.rows_quarantined += load.rows_loaded
@@ -401,9 +390,7 @@ def _transient(exc: BaseException) -> bool:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(
-            current, (psycopg2.OperationalError, psycopg2.InterfaceError, ConnectionError, TimeoutError)
-        ):
+        if isinstance(current, (psycopg2.OperationalError, psycopg2.InterfaceError, ConnectionError, TimeoutError)):
             return True
         current = current.__cause__ or current.__context__
     return False

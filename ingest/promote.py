@@ -61,18 +61,14 @@ def _columns(cur, schema: str, table: str) -> list[tuple[str, str]]:
 
 def _ensure_target(cur, stage: str, schema: str, table: str, key: list[str] | None) -> list[str]:
     """Create or widen the target table from the stage table's columns; returns the shared columns."""
-    stage_cols = [
-        (c, t) for c, t in _columns(cur, "raw", stage) if c not in STAGE_ONLY and not c.startswith("_dlt")
-    ]
+    stage_cols = [(c, t) for c, t in _columns(cur, "raw", stage) if c not in STAGE_ONLY and not c.startswith("_dlt")]
     existing = dict(_columns(cur, schema, table))
     if not existing:
         cur.execute(
             sql.SQL("create table {}.{} ({})").format(
                 sql.Identifier(schema),
                 sql.Identifier(table),
-                sql.SQL(", ").join(
-                    sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in stage_cols
-                ),
+                sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in stage_cols),
             )
         )
         index_cols = key if key else ["_file_sha256"]
@@ -85,9 +81,7 @@ def _ensure_target(cur, stage: str, schema: str, table: str, key: list[str] | No
         )
         if key:
             cur.execute(
-                sql.SQL("create index on {}.{} (_file_sha256)").format(
-                    sql.Identifier(schema), sql.Identifier(table)
-                )
+                sql.SQL("create index on {}.{} (_file_sha256)").format(sql.Identifier(schema), sql.Identifier(table))
             )
     else:
         for column, column_type in stage_cols:
@@ -133,9 +127,7 @@ def _merge(cur, req: PromoteRequest, suffix: str) -> None:
     )
     if feed.entities[req.entity_name].incremental.mode == "reference":
         # Reference data: the newest file is the whole truth for its client.
-        cur.execute(
-            sql.SQL("delete from raw.{} where _client_id = %s").format(ident(target)), (req.load.client_id,)
-        )
+        cur.execute(sql.SQL("delete from raw.{} where _client_id = %s").format(ident(target)), (req.load.client_id,))
     else:
         key_match = sql.SQL(" and ").join(sql.SQL("t.{c} = i.{c}").format(c=ident(c)) for c in key)
         newer = sql.SQL("({}) > ({})").format(
@@ -149,9 +141,7 @@ def _merge(cur, req: PromoteRequest, suffix: str) -> None:
             )
         )
         cur.execute(
-            sql.SQL("delete from raw.{t} t using incoming i where {match}").format(
-                t=ident(target), match=key_match
-            )
+            sql.SQL("delete from raw.{t} t using incoming i where {match}").format(t=ident(target), match=key_match)
         )
     cur.execute(sql.SQL("insert into raw.{} ({}) select {} from incoming").format(ident(target), cols, cols))
     cur.execute("drop table pg_temp.incoming")

@@ -95,7 +95,8 @@ def _scan_free_columns(entity: Entity, validated: Validated) -> dict[str, pa.Arr
         found = detect.scan(validated.text[column.name], include_dates=True)
         if names:
             own_name = detect.scan_row_names(validated.text[column.name], names)
-            found = pc.if_else(own_name, pa.scalar("own_name", pa.string()), found)
+            name_hit = pc.if_else(own_name, pa.scalar("own_name", pa.string()), pa.scalar(None, pa.string()))
+            found = pc.coalesce(found, name_hit)
         if pc.any(pc.is_valid(found)).as_py():
             hits[column.name] = found
     return hits
@@ -115,9 +116,7 @@ def _protect(entity: Entity, validated: Validated, key: PseudonymKey, hits: dict
             redacted = detect.redact(text)
             if names:
                 own_name = detect.scan_row_names(text, names)
-                redacted = pc.if_else(
-                    own_name, pa.scalar(f"{REDACTED[:-1]}:own_name]", pa.string()), redacted
-                )
+                redacted = pc.if_else(own_name, pa.scalar(f"{REDACTED[:-1]}:own_name]", pa.string()), redacted)
             typed[column.name] = redacted
         elif column.pii is PiiClass.none:
             value = validated.typed[column.name]
@@ -127,9 +126,7 @@ def _protect(entity: Entity, validated: Validated, key: PseudonymKey, hits: dict
     return typed
 
 
-def _quarantine_text(
-    entity: Entity, protected: dict, validated: Validated, hits: dict
-) -> dict[str, pa.Array]:
+def _quarantine_text(entity: Entity, protected: dict, validated: Validated, hits: dict) -> dict[str, pa.Array]:
     out = {}
     for column in entity.columns:
         if column.name not in protected:

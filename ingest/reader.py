@@ -76,9 +76,7 @@ class FileReader:
         seen: set[str] = set()
         duplicated = sorted({h for h in header if h in seen or seen.add(h)})
         if duplicated:
-            raise FileProblem(
-                "duplicate_header", f"duplicate column names in header: {', '.join(duplicated)}"
-            )
+            raise FileProblem("duplicate_header", f"duplicate column names in header: {', '.join(duplicated)}")
         declared = {c.source: c for c in self.entity.columns}
         extra = [h for h in header if h not in declared]
         missing = [c.source for c in self.entity.columns if c.source not in header]
@@ -90,9 +88,7 @@ class FileReader:
         if missing_required:
             hint = ""
             if len(header) == 1 and self.fmt.type in ("csv", "tsv"):
-                hint = (
-                    f"; the header has one column: is the delimiter {self.fmt.effective_delimiter!r} right?"
-                )
+                hint = f"; the header has one column: is the delimiter {self.fmt.effective_delimiter!r} right?"
             raise FileProblem(
                 "missing_required_column",
                 f"missing required columns: {', '.join(missing_required)}{hint}",
@@ -140,7 +136,7 @@ class FileReader:
             self.bad_rows.append(
                 BadRow(
                     int(row.number or 0),
-                    f"column_count_mismatch:expected={row.expected_columns},actual={row.actual_columns}",
+                    f"column_count_mismatch:expected_{row.expected_columns}_got_{row.actual_columns}",
                 )
             )
             return "skip"
@@ -191,9 +187,7 @@ class FileReader:
                 if position is None:
                     batch.columns[column.name] = pa.nulls(n, pa.string())
                     continue
-                batch.columns[column.name] = _to_text(
-                    record_batch.column(position), column.name, batch.bad_utf8
-                )
+                batch.columns[column.name] = _to_text(record_batch.column(position), column.name, batch.bad_utf8)
             yield batch
 
     # ---- ndjson --------------------------------------------------------------------------------------------
@@ -223,8 +217,7 @@ class FileReader:
                 extra = sorted(set(obj) - set(declared))
                 raise FileProblem(
                     "schema_drift",
-                    f"undeclared keys (schema drift) from line {line_no}: "
-                    f"{', '.join(map(_printable, extra))}",
+                    f"undeclared keys (schema drift) from line {line_no}: {', '.join(map(_printable, extra))}",
                     drift={"missing": [], "extra": extra},
                 )
             rows.append(obj)

@@ -83,9 +83,7 @@ def parse_column(column: Column, text: pa.Array) -> pa.Array:
         is_false = pc.is_in(lowered, pa.array(FALSE_VALUES))
         return pc.if_else(is_true, True, pc.if_else(is_false, False, pa.scalar(None, pa.bool_())))
     formats = (
-        (column.format,)
-        if column.format
-        else (("%Y-%m-%d",) if kind is ColumnType.date else DEFAULT_TIMESTAMP_FORMATS)
+        (column.format,) if column.format else (("%Y-%m-%d",) if kind is ColumnType.date else DEFAULT_TIMESTAMP_FORMATS)
     )
     # Synthea writes 2019-02-17T05:07:38Z; the zone is always UTC there, and we store UTC.
     candidate = pc.replace_substring_regex(text, r"(Z|[+-]00:?00)$", "") if not column.format else text

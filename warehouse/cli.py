@@ -67,9 +67,7 @@ def status() -> None:
         conn = connect(info, total_seconds=5, attempts=2)
         version = conn.server_version
         conn.close()
-        typer.echo(
-            f"external PostgreSQL {version // 10000} answering at {info.where}, database {info.dbname}"
-        )
+        typer.echo(f"external PostgreSQL {version // 10000} answering at {info.where}, database {info.dbname}")
         return
     current = target.server.status()
     typer.echo(current.describe())
@@ -138,9 +136,7 @@ def ingest(
     client: str | None = typer.Option(None, "--client", help="Only this client's files."),
     force: bool = typer.Option(False, "--force", help="Reprocess files already loaded."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would happen; write nothing."),
-    explain: bool = typer.Option(
-        False, "--explain", help="Show schema drift of held files and the YAML to add."
-    ),
+    explain: bool = typer.Option(False, "--explain", help="Show schema drift of held files and the YAML to add."),
     landing: str | None = typer.Option(None, "--landing", help="Landing zone root (path or fsspec URL)."),
     feeds_dir: Path | None = typer.Option(None, "--feeds-dir", help="Folder of feed YAML files."),
 ) -> None:
@@ -164,9 +160,7 @@ def generate(
     seed: int = typer.Option(42, "--seed", help="Same seed, same files."),
     out: Path = typer.Option(Path("landing"), "--out", help="Landing zone to write."),
     days: int = typer.Option(3, "--days", min=1, help="How many daily deliveries."),
-    pii_manifest: Path | None = typer.Option(
-        None, "--pii-manifest", help="Write every PII value here (tests)."
-    ),
+    pii_manifest: Path | None = typer.Option(None, "--pii-manifest", help="Write every PII value here (tests)."),
 ) -> None:
     """Write a deterministic, realistic demo landing zone (with ~2 % bad rows of every kind)."""
     from ingest.generate.landing import generate_landing_zone

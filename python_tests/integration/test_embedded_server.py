@@ -78,9 +78,7 @@ def test_status_is_not_fooled_by_a_stale_pid_file(private_server):
     assert run_cli("db", "stop", env=env).returncode == 0
     pid_file = server.pgdata / "postmaster.pid"
     # A crash leaves postmaster.pid behind; a pid that is not a postgres process must not count.
-    pid_file.write_text(
-        f"{os.getpid()}\n{server.pgdata}\n0\n{server.remembered_port()}\n\n127.0.0.1\n0 0\nready\n"
-    )
+    pid_file.write_text(f"{os.getpid()}\n{server.pgdata}\n0\n{server.remembered_port()}\n\n127.0.0.1\n0 0\nready\n")
     try:
         result = run_cli("db", "status", env=env)
         assert result.returncode == 3 and "stopped" in result.stdout

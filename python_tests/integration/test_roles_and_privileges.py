@@ -95,9 +95,7 @@ def test_loader_writes_raw_and_transformer_reads_it(role_conn):
             cur.execute("drop table raw.loader_probe")
 
 
-def test_dbt_grants_let_analyst_read_derived_models_and_nothing_else(
-    target, test_database, role_conn, monkeypatch
-):
+def test_dbt_grants_let_analyst_read_derived_models_and_nothing_else(target, test_database, role_conn, monkeypatch):
     """Build the real dbt project into the throwaway database: the derived model lands in schema
     `derived` (not `staging_derived`) and dbt's grants make it readable by analyst; the seed it
     is built from (schema `refined`) stays out of reach."""

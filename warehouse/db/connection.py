@@ -53,9 +53,7 @@ def external_admin() -> ConnInfo:
     if url:
         parts = urlsplit(url)
         if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
-            raise WarehouseError(
-                "WAREHOUSE_DB_URL must look like postgresql://user:password@host:port/database"
-            )
+            raise WarehouseError("WAREHOUSE_DB_URL must look like postgresql://user:password@host:port/database")
         try:
             port = parts.port or 5432
         except ValueError:
@@ -105,14 +103,8 @@ def connect(
 
     Wrong credentials and missing databases are not transient: they fail at once with one line.
     """
-    total = (
-        total_seconds
-        if total_seconds is not None
-        else float(os.environ.get("WAREHOUSE_DB_CONNECT_SECONDS", "30"))
-    )
-    max_attempts = (
-        attempts if attempts is not None else int(os.environ.get("WAREHOUSE_DB_CONNECT_ATTEMPTS", "8"))
-    )
+    total = total_seconds if total_seconds is not None else float(os.environ.get("WAREHOUSE_DB_CONNECT_SECONDS", "30"))
+    max_attempts = attempts if attempts is not None else int(os.environ.get("WAREHOUSE_DB_CONNECT_ATTEMPTS", "8"))
     deadline = time.monotonic() + total
     delay = 0.25
     last = ""
@@ -146,14 +138,11 @@ def connect(
             continue
         conn.autocommit = autocommit
         return conn
-    raise WarehouseError(
-        f"cannot reach PostgreSQL at {info.where} after {attempt} attempts in {total:g}s: {last}"
-    )
+    raise WarehouseError(f"cannot reach PostgreSQL at {info.where} after {attempt} attempts in {total:g}s: {last}")
 
 
 def server_version_ok(conn: psycopg2.extensions.connection, info: ConnInfo) -> None:
     if conn.server_version < MIN_SERVER_VERSION:
         raise WarehouseError(
-            f"PostgreSQL at {info.where} is version {conn.server_version // 10000}; "
-            "the warehouse needs 14 or newer"
+            f"PostgreSQL at {info.where} is version {conn.server_version // 10000}; the warehouse needs 14 or newer"
         )

@@ -41,9 +41,7 @@ ROLES: dict[str, Role] = {
         ),
         # Analysts get SELECT on derived models only through dbt's `grants` config.
         Role("analyst", "analysts: reads derived only", usage=("derived",), create=(), reads=()),
-        Role(
-            "auditor", "data-quality owners: reads audit only", usage=("audit",), create=(), reads=("audit",)
-        ),
+        Role("auditor", "data-quality owners: reads audit only", usage=("audit",), create=(), reads=("audit",)),
     )
 }
 
@@ -67,9 +65,7 @@ def ensure_database(admin: psycopg2.extensions.connection, dbname: str) -> bool:
         return True
 
 
-def ensure_role(
-    admin: psycopg2.extensions.connection, name: str, password: str, *, reset_password: bool
-) -> bool:
+def ensure_role(admin: psycopg2.extensions.connection, name: str, password: str, *, reset_password: bool) -> bool:
     """Create a login role. The password goes over the wire as a SCRAM verifier, so the server's
     DDL log never sees it in clear. True when the role was created."""
     verifier = psycopg2.extensions.encrypt_password(password, name, admin, "scram-sha-256")
@@ -77,14 +73,12 @@ def ensure_role(
         created = not _exists(cur, "select 1 from pg_roles where rolname = %s", name)
         if created:
             cur.execute(
-                sql.SQL(
-                    "create role {} login password {} nosuperuser nocreatedb nocreaterole noinherit"
-                ).format(sql.Identifier(name), sql.Literal(verifier))
+                sql.SQL("create role {} login password {} nosuperuser nocreatedb nocreaterole noinherit").format(
+                    sql.Identifier(name), sql.Literal(verifier)
+                )
             )
         elif reset_password:
-            cur.execute(
-                sql.SQL("alter role {} password {}").format(sql.Identifier(name), sql.Literal(verifier))
-            )
+            cur.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(name), sql.Literal(verifier)))
     return created
 
 
@@ -99,34 +93,24 @@ def apply_privileges(conn: psycopg2.extensions.connection, dbname: str) -> None:
         statements.append(sql.SQL("create schema if not exists {}").format(ident(schema)))
         statements.append(sql.SQL("revoke all on schema {} from public").format(ident(schema)))
     for role in ROLES.values():
-        statements.append(
-            sql.SQL("grant connect on database {} to {}").format(ident(dbname), ident(role.name))
-        )
+        statements.append(sql.SQL("grant connect on database {} to {}").format(ident(dbname), ident(role.name)))
         if role.temp:
-            statements.append(
-                sql.SQL("grant temporary on database {} to {}").format(ident(dbname), ident(role.name))
-            )
+            statements.append(sql.SQL("grant temporary on database {} to {}").format(ident(dbname), ident(role.name)))
         for schema in role.usage:
-            statements.append(
-                sql.SQL("grant usage on schema {} to {}").format(ident(schema), ident(role.name))
-            )
+            statements.append(sql.SQL("grant usage on schema {} to {}").format(ident(schema), ident(role.name)))
         for schema in role.create:
-            statements.append(
-                sql.SQL("grant create on schema {} to {}").format(ident(schema), ident(role.name))
-            )
+            statements.append(sql.SQL("grant create on schema {} to {}").format(ident(schema), ident(role.name)))
         for schema in role.reads:
             statements.append(
-                sql.SQL("grant select on all tables in schema {} to {}").format(
-                    ident(schema), ident(role.name)
-                )
+                sql.SQL("grant select on all tables in schema {} to {}").format(ident(schema), ident(role.name))
             )
             for writer in WRITERS[schema]:
                 if writer == role.name:
                     continue
                 statements.append(
-                    sql.SQL(
-                        "alter default privileges for role {} in schema {} grant select on tables to {}"
-                    ).format(ident(writer), ident(schema), ident(role.name))
+                    sql.SQL("alter default privileges for role {} in schema {} grant select on tables to {}").format(
+                        ident(writer), ident(schema), ident(role.name)
+                    )
                 )
     with conn.cursor() as cur:
         for statement in statements:

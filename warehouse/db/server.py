@@ -163,8 +163,7 @@ class EmbeddedServer:
         after = self.status()
         if result.returncode != 0 or not after.running:
             raise WarehouseError(
-                f"PostgreSQL did not start on {HOST}:{port}: {self._last_log_error()} "
-                f"(full log: {self.state.pg_log})"
+                f"PostgreSQL did not start on {HOST}:{port}: {self._last_log_error()} (full log: {self.state.pg_log})"
             )
         return after
 
@@ -197,8 +196,7 @@ class EmbeddedServer:
                     )
             elif any(data.iterdir()):
                 raise WarehouseError(
-                    f"cannot use data directory {data}: it is not empty and holds no PostgreSQL cluster; "
-                    "move it aside"
+                    f"cannot use data directory {data}: it is not empty and holds no PostgreSQL cluster; move it aside"
                 )
         probe = self.state.root / ".write-probe"
         try:
@@ -288,9 +286,7 @@ class EmbeddedServer:
             _ensure_binaries_usable()
         # pg_ctl's server keeps our stdout open if we pipe it; send its output to a file instead.
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            proc = subprocess.run(
-                [str(executable), *args], stdout=out, stderr=err, text=True, check=False, **kwargs
-            )
+            proc = subprocess.run([str(executable), *args], stdout=out, stderr=err, text=True, check=False, **kwargs)
             out.seek(0)
             err.seek(0)
             return subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())

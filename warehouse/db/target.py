@@ -56,9 +56,7 @@ class Target:
         status = self.server.status()
         if not status.running:
             raise WarehouseError(f"the embedded PostgreSQL is {status.describe()}")
-        return ConnInfo(
-            HOST, int(status.port), SUPERUSER, self.server.superuser_password, dbname or DEV_DATABASE
-        )
+        return ConnInfo(HOST, int(status.port), SUPERUSER, self.server.superuser_password, dbname or DEV_DATABASE)
 
     def role_password_path(self, role: str):
         return self.state.secrets / f"{role}.password"

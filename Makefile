@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 WAREHOUSE := $(BIN)/warehouse
 DOCS_PORT ?= 8080
 
-.PHONY: run test setup install db lint docs clean-state help
+.PHONY: run test setup install db demo-data lint docs help
 
 help:
 	@echo "make run   - install, start the embedded PostgreSQL, init roles, run the pipeline"
@@ -29,7 +29,17 @@ db: install
 setup: db
 	$(WAREHOUSE) dbt deps --quiet
 
-run: setup
+LANDING ?= landing
+DEMO_PATIENTS ?= 2000
+
+# The demo: a local pseudonymisation key and a generated landing zone, each only when missing.
+demo-data: install
+	$(WAREHOUSE) key init
+	@if [ -z "$$(ls -A $(LANDING) 2>/dev/null)" ]; then \
+		$(WAREHOUSE) generate --patients $(DEMO_PATIENTS) --out $(LANDING); \
+	else echo "landing zone $(LANDING)/ is not empty: not generating demo data"; fi
+
+run: setup demo-data
 	$(WAREHOUSE) run
 	@echo
 	@echo "Warehouse built. Connect as an analyst (read-only, derived schema):"

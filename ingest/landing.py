@@ -58,7 +58,8 @@ def list_files(feed: Feed, landing_root: str) -> Iterator[LandedFile]:
     if protocol == "file":
         root = str(Path(root.removeprefix("file://")).resolve())
     try:
-        fs, _ = fsspec_filesystem(protocol)
+        # dlt builds (and for cloud URLs authenticates) the fsspec filesystem from the URL itself.
+        fs, _ = fsspec_filesystem(root)
     except Exception as exc:  # fsspec raises many types for a missing driver or bad URL
         raise WarehouseError(f"cannot open landing zone {root}: {type(exc).__name__}") from None
     pattern = feed.pattern()
@@ -100,8 +101,7 @@ def list_files(feed: Feed, landing_root: str) -> Iterator[LandedFile]:
 
 
 def open_file(landed: LandedFile):
-    protocol = _protocol(landed.url)
-    fs, _ = fsspec_filesystem(protocol)
+    fs, _ = fsspec_filesystem(landed.url)
     return fs.open(landed.url, "rb")
 
 

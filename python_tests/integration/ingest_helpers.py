@@ -78,13 +78,13 @@ class IngestEnv:
         return path
 
     def ingest(self, **kwargs) -> IngestReport:
-        options = IngestOptions(
-            feeds_dir=self.feeds_dir,
-            landing_root=str(self.landing),
-            work_dir=self.root / "dlt",
-            retry_seconds=5,
-            **kwargs,
-        )
+        settings = {
+            "feeds_dir": self.feeds_dir,
+            "landing_root": str(self.landing),
+            "work_dir": self.root / "dlt",
+            "retry_seconds": 5,
+        }
+        options = IngestOptions(**{**settings, **kwargs})
         return run_ingest(options, self.target, log=lambda _msg: None)
 
     def query(self, statement: str, *args) -> list[tuple]:

@@ -113,12 +113,18 @@ create table if not exists audit.watermarks (
     primary key (feed, entity, client_id)
 );
 comment on table audit.watermarks is 'Highest watermark column value loaded per incremental feed and client.';
+
+create table if not exists audit.name_tokens (
+    token text primary key
+);
+comment on table audit.name_tokens is
+    'Keyed HMAC tokens of every name word the loader dropped; free text is redacted of words whose token is here.';
 """
 
 
 def ensure_tables(conn: psycopg2.extensions.connection) -> None:
     with conn.cursor() as cur:
-        cur.execute("select to_regclass('audit.watermarks') is not null")
+        cur.execute("select to_regclass('audit.name_tokens') is not null")
         if cur.fetchone()[0]:
             return  # avoid DDL (and DDL log lines) on every run
         cur.execute(DDL)
@@ -160,6 +166,21 @@ def record_file_load(cur: psycopg2.extensions.cursor, load: FileLoad) -> None:
             load.invalid_ratio, load.status, load.reason, load.seconds,
         ),
     )  # fmt: skip
+
+
+def load_name_tokens(conn: psycopg2.extensions.connection) -> set[str]:
+    with conn.cursor() as cur:
+        cur.execute("select token from audit.name_tokens")
+        return {row[0] for row in cur.fetchall()}
+
+
+def save_name_tokens(conn: psycopg2.extensions.connection, tokens: set[str]) -> None:
+    if not tokens:
+        return
+    with conn.cursor() as cur:
+        cur.execute(
+            "insert into audit.name_tokens (token) select unnest(%s::text[]) on conflict do nothing", (sorted(tokens),)
+        )
 
 
 def start_run(conn: psycopg2.extensions.connection, run_id: str) -> int:

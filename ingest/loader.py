@@ -26,6 +26,7 @@ from ingest.config import Feed, load_feeds
 from ingest.land import PipelineStepFailed, load_stage, stage_pipeline
 from ingest.landing import LandedFile, default_landing_root, list_files, open_file, sha256_of
 from ingest.pii.keys import PseudonymKey, load_key
+from ingest.pii.known_names import KnownNames
 from ingest.promote import PromoteRequest, promote, record_only, stage_name
 from ingest.pseudonymise import FileContext, empty_quarantine, pseudonymise
 from ingest.reader import FileProblem, FileReader
@@ -44,7 +45,10 @@ class IngestOptions:
     force: bool = False
     dry_run: bool = False
     key_file: Path | None = None
-    work_dir: Path | None = None  # dlt's working folder; default .warehouse/dlt
+    # dlt's working folder (load packages: pseudonymised data only); default .warehouse/dlt.
+    work_dir: Path | None = field(
+        default_factory=lambda: Path(os.environ["WAREHOUSE_DLT_DIR"]) if os.environ.get("WAREHOUSE_DLT_DIR") else None
+    )
     retry_seconds: float = field(default_factory=lambda: float(os.environ.get("WAREHOUSE_INGEST_RETRY_SECONDS", "60")))
 
 
@@ -90,6 +94,7 @@ class Loader:
         self.target = target
         self.log = log
         self.key: PseudonymKey | None = None
+        self.names: KnownNames | None = None
         self.conn = None
         self.load_nonce = secrets.token_hex(8)
         self.ingested_at = datetime.now(UTC).replace(tzinfo=UTC)
@@ -146,6 +151,7 @@ class Loader:
 
         self.conn = connect(self.target.role("loader"), total_seconds=self.options.retry_seconds)
         audit.ensure_tables(self.conn)
+        self.names = KnownNames(self.key, tokens=audit.load_name_tokens(self.conn))
         run_row = audit.start_run(self.conn, run_id)
         report = IngestReport(run_id, [])
         try:
@@ -242,6 +248,9 @@ class Loader:
             self._retry(f"promoting {state.landed.name}", lambda r=request: promote(self.conn, r))
             loads.append(state.load)
             self.log(_describe(feed.feed, entity_name, state.load))
+        pending = set(self.names.pending)
+        self._retry("saving name tokens", lambda: audit.save_name_tokens(self.conn, pending))
+        self.names.pending -= pending
         return loads
 
     def _dlt_dir(self) -> Path:
@@ -273,7 +282,7 @@ class Loader:
         ctx = FileContext(
             feed=feed.feed, entity=entity_name, client_id=landed.client_id, file_name=landed.name,
             file_sha256=state.sha256, file_date=landed.file_date, file_seq=landed.seq, run_id=run_id,
-            load_nonce=self.load_nonce, ingested_at=self.ingested_at, key=self.key,
+            load_nonce=self.load_nonce, ingested_at=self.ingested_at, key=self.key, names=self.names,
         )  # fmt: skip
         raw_name = stage_name(feed, entity_name)
         quarantine_name = stage_name(feed, entity_name, "_quarantine")

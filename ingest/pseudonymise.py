@@ -16,8 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.config import ColumnType, Entity, PiiClass
-from ingest.pii import birth, detect, tokens, zip3
+from ingest.pii import birth, detect
 from ingest.pii.keys import PseudonymKey
+from ingest.pii.known_names import KnownNames
+from ingest.pii.tokens import tokenise
+from ingest.pii.zip3 import zip3
 from ingest.validate import ARROW_TYPES, Validated, event_dates
 
 REDACTED = "[REDACTED]"
@@ -36,6 +39,7 @@ class FileContext:
     load_nonce: str
     ingested_at: datetime
     key: PseudonymKey
+    names: KnownNames
 
 
 @dataclass
@@ -102,22 +106,22 @@ def _scan_free_columns(entity: Entity, validated: Validated) -> dict[str, pa.Arr
     return hits
 
 
-def _protect(entity: Entity, validated: Validated, key: PseudonymKey, hits: dict[str, pa.Array]) -> dict:
+def _protect(entity: Entity, validated: Validated, ctx: FileContext, hits: dict[str, pa.Array]) -> dict:
     """Column values as they may be stored, typed (raw) or text (quarantine)."""
     typed: dict[str, pa.Array] = {}
     names = [validated.text[c] for c in name_columns(entity)]
     for column in entity.columns:
         text = validated.text[column.name]
         if column.pii is PiiClass.identifier:
-            typed[column.name] = tokens.tokenise(text, key)
+            typed[column.name] = tokenise(text, ctx.key)
         elif column.pii is PiiClass.zip:
-            typed[column.name] = zip3.zip3(text)
+            typed[column.name] = zip3(text)
         elif column.pii is PiiClass.free_text:
             redacted = detect.redact(text)
             if names:
                 own_name = detect.scan_row_names(text, names)
                 redacted = pc.if_else(own_name, pa.scalar(f"{REDACTED[:-1]}:own_name]", pa.string()), redacted)
-            typed[column.name] = redacted
+            typed[column.name] = ctx.names.redact(redacted)
         elif column.pii is PiiClass.none:
             value = validated.typed[column.name]
             if column.name in hits:
@@ -144,13 +148,15 @@ def _quarantine_text(entity: Entity, protected: dict, validated: Validated, hits
 
 def pseudonymise(entity: Entity, validated: Validated, lines: np.ndarray, ctx: FileContext) -> Outputs:
     n = len(lines)
+    for name in name_columns(entity):
+        ctx.names.learn(validated.text[name])
     hits = _scan_free_columns(entity, validated)
     for name, found in hits.items():
         detectors = pc.unique(pc.drop_null(found)).to_pylist()
         for detector in detectors:
             validated.failures.append((f"pii_detected:{name}:{detector}", _is(found, detector)))
     invalid = validated.invalid_mask(n)
-    protected = _protect(entity, validated, ctx.key, hits)
+    protected = _protect(entity, validated, ctx, hits)
     trail = lineage(ctx, lines)
     outputs = Outputs()
 

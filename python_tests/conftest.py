@@ -20,9 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 WAREHOUSE_BIN = str(Path(sys.executable).with_name("warehouse"))
 
 
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the installed `warehouse` command the way a user would."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(

@@ -166,7 +166,7 @@ def generate(
     from ingest.generate.landing import generate_landing_zone
 
     summary = generate_landing_zone(out, patients=patients, seed=seed, days=days, pii_manifest=pii_manifest)
-    typer.echo(f"wrote {summary.files} files, {summary.rows} rows to {out}")
+    typer.echo(f"wrote {len(summary.files)} files, {summary.rows()} rows to {out}")
 
 
 @app.command()

@@ -1,0 +1,407 @@
+"""PII found where it was not declared: in free text, codes, comments and mislabelled columns.
+
+Every detector is an RE2 pattern run by pyarrow over the whole column. The two detectors with a
+check digit (NHS and card numbers) use the pattern only to find candidates and then keep those
+whose check digit is right, also in Arrow kernels; Python sees only rows with more candidates
+than `_MAX_ROUNDS`.
+
+Numbers are matched on digit boundaries (not preceded or followed by another digit) rather than
+word boundaries, so "NHS:9434765919" and "tel07700900123" are found while "12345678901234" does
+not yield every 10-digit slice of itself. RE2 has no look-around, so the boundary characters are
+consumed and written back; see `redact`.
+
+Phone rules, chosen to keep plain numeric identifiers out:
+* US: 3-3-4 digits with separators (space, dot or dash), "(555) 123-4567", an optional "1-" or
+  "+1" prefix, and "+1" followed by ten digits with no separators. Area codes start with 2-9
+  (NANP). A bare "5551234567" is NOT a phone: ten plain digits are as often an account number,
+  an NPI or an NHS number.
+* UK: "+44" forms (with or without "(0)" and separators), national numbers grouped the usual
+  ways (020 7946 0958, 0161 496 0000, 01632 960123, 07700 900123) and an unseparated mobile
+  "07700900123" (eleven digits starting 07 are specific enough).
+* An NHS number written 3-3-4 also looks like a US phone. `nhs_number` runs first and claims it
+  only when its check digit is right, so about 1 in 11 US phone numbers is reported as
+  `nhs_number` instead of `phone`; it is found and redacted either way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property, lru_cache
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingest.pii._arrow import ArrayLike, as_utf8
+from ingest.pii.checksums import luhn_valid, luhn_valid_array, nhs_number_valid, nhs_number_valid_array
+
+# The order is the precedence in `scan` (first hit wins) and the order `redact` applies them in:
+# emails first because they may contain digits, checksum detectors before phone because their
+# shapes overlap and the checksum is the stronger evidence.
+DETECTOR_NAMES: tuple[str, ...] = ("email", "ssn", "nhs_number", "card_number", "phone", "date_of_birth")
+
+# Bodies are shared by RE2 and Python's re, so: ASCII classes only, non-capturing groups only
+# (extract_regex refuses unnamed groups), no look-around, no backreferences.
+_EMAIL = r"[A-Za-z0-9._%+\-]+@(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,}"
+
+# Area 001-899 except 666, group 01-99, serial 0001-9999: never-issued numbers are test data.
+_SSN_AREA = r"(?:00[1-9]|0[1-9][0-9]|[1-5][0-9]{2}|6[0-57-9][0-9]|66[0-57-9]|[78][0-9]{2})"
+_SSN_GROUP = r"(?:0[1-9]|[1-9][0-9])"
+_SSN_SERIAL = r"(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+# Unseparated nine digits are not matched: far too many other identifiers have that shape.
+_SSN = "|".join(f"{_SSN_AREA}{sep}{_SSN_GROUP}{sep}{_SSN_SERIAL}" for sep in ("-", " "))
+
+_NHS = r"[0-9]{3}[ \-]?[0-9]{3}[ \-]?[0-9]{4}"
+# Issuer prefixes 2-6 cover Mastercard 2-series, Amex/Diners/JCB, Visa, Mastercard, Discover/
+# Maestro/UnionPay; other leading digits are not payment cards and would only add false hits.
+_CARD = r"[2-6](?:[ \-]?[0-9]){12,18}"
+
+_PHONE = "|".join(
+    (
+        r"(?:\+1[ .\-]?|1[ .\-])?(?:\([2-9][0-9]{2}\)[ .\-]?|[2-9][0-9]{2}[ .\-])[0-9]{3}[ .\-][0-9]{4}",
+        r"\+1[ .\-]?[2-9][0-9]{9}",
+        r"\+44[ \-]?(?:\(0\)[ \-]?)?[1-9][0-9]{1,3}[ \-]?[0-9]{3,4}[ \-]?[0-9]{3,4}",
+        r"0[1-9][0-9][ \-][0-9]{4}[ \-]?[0-9]{4}",
+        r"0[1-9][0-9]{2}[ \-][0-9]{3}[ \-]?[0-9]{4}",
+        r"0[1-9][0-9]{3}[ \-][0-9]{3}[ \-]?[0-9]{3}",
+        r"07[0-9]{9}",
+    )
+)
+
+_DAY = r"(?:0?[1-9]|[12][0-9]|3[01])"
+_MONTH = r"(?:0?[1-9]|1[0-2])"
+
+
+def _year_pattern(last: int) -> str:
+    """1900..`last` as a regex, so "born 2087" or "in 1066" is not a date of birth."""
+    last = min(max(last, 2000), 2099)
+    tens, units = divmod(last - 2000, 10)
+    parts = ["19[0-9]{2}", f"20{tens}[0-{units}]"]
+    if tens:
+        parts.append(f"20[0-{tens - 1}][0-9]")
+    return "(?:" + "|".join(parts) + ")"
+
+
+def _date_pattern(last_year: int) -> str:
+    year = _year_pattern(last_year)
+    iso = rf"{year}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    # DD/MM and MM/DD cannot be told apart in general; either order counts.
+    slashed = rf"(?:{_DAY}/{_MONTH}|{_MONTH}/{_DAY})/{year}"
+    return f"{iso}|{slashed}"
+
+
+@dataclass(frozen=True)
+class _Detector:
+    name: str
+    body: str
+    digit_bounded: bool = True
+    # Check digits: over an array of bare digit strings (bulk) and over one string (fallback).
+    check_array: Callable[[pa.Array], pa.Array] | None = None
+    check_one: Callable[[str], bool] | None = None
+
+    @property
+    def token(self) -> str:
+        return f"[REDACTED:{self.name}]"
+
+    @cached_property
+    def search(self) -> str:
+        """RE2: the value contains a candidate (consuming boundaries is harmless for a yes/no)."""
+        return f"(?:^|[^0-9])(?:{self.body})(?:[^0-9]|$)" if self.digit_bounded else self.body
+
+    @cached_property
+    def replace(self) -> str:
+        """RE2 for replace_substring_regex: boundary characters captured so they can be put back."""
+        return f"(^|[^0-9])(?:{self.body})([^0-9]|$)" if self.digit_bounded else self.body
+
+    @cached_property
+    def whole(self) -> str:
+        """RE2: the value is one candidate, give or take surrounding whitespace."""
+        return rf"^\s*(?:{self.body})\s*$"
+
+    @cached_property
+    def whole_replace(self) -> str:
+        return rf"^(\s*)(?:{self.body})(\s*)$"
+
+    @cached_property
+    def split(self) -> str:
+        """RE2 for extract_regex: the value cut around its leftmost candidate.
+
+        `pre` is lazy twice over (`??` and `.*?`): with a greedy `?` RE2 would prefer a non-empty
+        `pre` and skip a candidate at the very start of the value.
+        """
+        return rf"(?s)^(?P<pre>(?:.*?[^0-9])??)(?P<candidate>{self.body})(?P<post>(?:[^0-9].*)?)$"
+
+    @cached_property
+    def python(self) -> re.Pattern[str]:
+        return re.compile(f"(?<![0-9])(?:{self.body})(?![0-9])")
+
+
+def _detectors(include_dates: bool) -> tuple[_Detector, ...]:
+    # The year bound moves with the calendar, so it is read per call rather than at import.
+    return _detectors_for(include_dates, date.today().year)
+
+
+@lru_cache(maxsize=8)
+def _detectors_for(include_dates: bool, year: int) -> tuple[_Detector, ...]:
+    detectors = (
+        _Detector("email", _EMAIL, digit_bounded=False),
+        _Detector("ssn", _SSN),
+        _Detector("nhs_number", _NHS, check_array=nhs_number_valid_array, check_one=nhs_number_valid),
+        _Detector("card_number", _CARD, check_array=luhn_valid_array, check_one=luhn_valid),
+        _Detector("phone", _PHONE),
+        _Detector("date_of_birth", _date_pattern(year)),
+    )
+    assert tuple(d.name for d in detectors) == DETECTOR_NAMES
+    return detectors if include_dates else detectors[:-1]
+
+
+def _any_pattern(detectors: Sequence[_Detector]) -> str:
+    # One RE2 pass decides which rows need any further look; in most columns that is almost none.
+    return "|".join(f"(?:{d.search})" for d in detectors)
+
+
+def _matches(values: pa.Array, pattern: str) -> pa.Array:
+    return pc.fill_null(pc.match_substring_regex(values, pattern), False)
+
+
+def _constant(value: bool, length: int) -> pa.Array:
+    return pc.fill_null(pa.nulls(length, pa.bool_()), value)
+
+
+def scan(values: ArrayLike, *, include_dates: bool = True) -> pa.Array:
+    """Per row, the name of the first detector (in `DETECTOR_NAMES` order) that fires, else null.
+
+    `include_dates=False` drops `date_of_birth`, for columns that are genuinely dates: any date
+    in free text is treated as possibly a birth date, but a date column is not PII by itself.
+    """
+    text = as_utf8(values)
+    detectors = _detectors(include_dates)
+    maybe = _matches(text, _any_pattern(detectors))
+    rows = text.filter(maybe)
+    none = pa.scalar(None, pa.string())
+    labels = [pc.if_else(_hits(rows, d), pa.scalar(d.name, pa.string()), none) for d in detectors]
+    first = pc.coalesce(*labels) if labels else pa.nulls(len(rows), pa.string())
+    return pc.replace_with_mask(pa.nulls(len(text), pa.string()), maybe, first)
+
+
+def redact(values: ArrayLike, *, include_dates: bool = True) -> pa.Array:
+    """Free text with every detector hit replaced by "[REDACTED:<detector>]"; nulls stay null.
+
+    Hits are what `scan` reports, including the check digits: a 10-digit number that is not a
+    valid NHS number (and not a phone) is left alone rather than over-redacted. Redacting can
+    expose a hit that a glued-on digit hid, so rows are redacted until nothing changes: the result
+    holds nothing `scan` would flag.
+    """
+    text = as_utf8(values)
+    detectors = _detectors(include_dates)
+    pending = _matches(text, _any_pattern(detectors))
+    for _ in range(_MAX_REDACT_PASSES):
+        rows = text.filter(pending)
+        for detector in detectors:
+            if detector.check_array is not None:
+                _, rows = _walk(rows, detector, redact=True)
+            else:
+                rows = _replace_hits(rows, detector)
+        changed = pc.fill_null(pc.not_equal(rows, text.filter(pending)), False)
+        text = pc.replace_with_mask(text, pending, rows)
+        # A hit glued to a digit is not a hit ("1980-02-29+44 7700 900123" holds no phone) until
+        # its neighbour is redacted and the digit goes away, so changed rows are looked at again.
+        pending = pc.replace_with_mask(_constant(False, len(text)), pending, changed)
+        if not pc.any(pending).as_py():
+            break
+    return text
+
+
+_MAX_REDACT_PASSES = 4
+
+
+def _replace_hits(values: pa.Array, detector: _Detector) -> pa.Array:
+    # A match pass is cheaper than a replace pass, and most rows hold no hit of a given detector.
+    hit = _matches(values, detector.search)
+    if not pc.any(hit).as_py():
+        return values
+    rows = values.filter(hit)
+    if detector.digit_bounded:
+        # The trailing boundary character is consumed, so of two hits separated by a single
+        # character the second is skipped; a second pass catches exactly those.
+        for _ in range(2):
+            rows = pc.replace_substring_regex(rows, detector.replace, rf"\1{detector.token}\2")
+    else:
+        rows = pc.replace_substring_regex(rows, detector.body, detector.token)
+    return pc.replace_with_mask(values, hit, rows)
+
+
+def _hits(values: pa.Array, detector: _Detector) -> pa.Array:
+    if detector.check_array is None:
+        return _matches(values, detector.search)
+    found, _ = _walk(values, detector, redact=False)
+    return found
+
+
+# Candidates are checked leftmost first, one per round, all rows at once; a round costs a few
+# kernels over the rows still holding candidates. Rows with more than this many go to Python.
+_MAX_ROUNDS = 4
+
+
+def _digits(candidates: pa.Array) -> pa.Array:
+    # Candidate bodies hold only digits, spaces and dashes; literal replaces are ~3x cheaper than
+    # a regex over a column of candidates.
+    return pc.replace_substring(pc.replace_substring(candidates, " ", ""), "-", "")
+
+
+def _walk(values: pa.Array, detector: _Detector, *, redact: bool) -> tuple[pa.Array, pa.Array]:
+    """For a checksum detector: (row has a valid candidate, text with valid ones redacted if asked).
+
+    A value that is one candidate and nothing else (an identifier column: the case with the most
+    candidates) is checked directly; other values are walked candidate by candidate.
+    """
+    check = detector.check_array
+    assert check is not None
+    found = _constant(False, len(values))
+    whole = _matches(values, detector.whole)
+    if pc.any(whole).as_py():
+        subset = values.filter(whole)
+        valid = check(_digits(pc.utf8_trim_whitespace(subset)))
+        found = pc.replace_with_mask(found, whole, valid)
+        if redact:
+            redacted = pc.replace_substring_regex(subset, detector.whole_replace, rf"\1{detector.token}\2")
+            values = pc.replace_with_mask(values, whole, pc.if_else(valid, redacted, subset))
+    # Whole values are done, valid or not; an invalid one must not be walked again.
+    partial = pc.and_(_matches(values, detector.search), pc.invert(whole))
+    if not pc.any(partial).as_py():
+        return found, values
+    found_partial, walked = _walk_candidates(values.filter(partial), detector, redact=redact)
+    found = pc.replace_with_mask(found, partial, found_partial)
+    return found, pc.replace_with_mask(values, partial, walked) if redact else values
+
+
+def _walk_candidates(values: pa.Array, detector: _Detector, *, redact: bool) -> tuple[pa.Array, pa.Array]:
+    """`_walk` for values that all hold at least one candidate somewhere in longer text.
+
+    Each row is split into done | rest. A round cuts rest around its leftmost candidate, checks it,
+    appends pre + (token or candidate) to done and continues on post, so an invalid candidate is
+    kept verbatim and never looked at again.
+    """
+    check = detector.check_array
+    assert check is not None
+    rest = values
+    done = pc.utf8_slice_codeunits(rest, 0, 0)  # "" per row, same string type as rest
+    found = _constant(False, len(rest))
+    live = _constant(True, len(rest))
+    for _ in range(_MAX_ROUNDS):
+        if not pc.any(live).as_py():
+            break
+        parts = pc.extract_regex(rest.filter(live), detector.split)
+        pre, candidate, post = (pc.struct_field(parts, name) for name in ("pre", "candidate", "post"))
+        valid = check(_digits(candidate))
+        found = pc.replace_with_mask(found, live, pc.or_(found.filter(live), valid))
+        if redact:
+            piece = pc.if_else(valid, pa.scalar(detector.token, candidate.type), candidate)
+            done = pc.replace_with_mask(done, live, pc.binary_join_element_wise(done.filter(live), pre, piece, ""))
+        rest = pc.replace_with_mask(rest, live, post)
+        more = _matches(post, detector.search)
+        # Scanning only needs one valid candidate per row; redacting needs all of them.
+        live = pc.replace_with_mask(live, live, more if redact else pc.and_(more, pc.invert(valid)))
+    if pc.any(live).as_py():
+        found, rest = _walk_in_python(rest, found, live, detector, redact=redact)
+    return found, pc.binary_join_element_wise(done, rest, "") if redact else values
+
+
+def _walk_in_python(
+    rest: pa.Array, found: pa.Array, live: pa.Array, detector: _Detector, *, redact: bool
+) -> tuple[pa.Array, pa.Array]:
+    check = detector.check_one
+    assert check is not None
+    hits: list[bool] = []
+    texts: list[str] = []
+
+    def keep_or_redact(match: re.Match[str]) -> str:
+        if not check(re.sub("[^0-9]", "", match.group())):
+            return match.group()
+        hits[-1] = True
+        return detector.token if redact else match.group()
+
+    for value in rest.filter(live).to_pylist():
+        hits.append(False)
+        texts.append(detector.python.sub(keep_or_redact, value))
+    found = pc.replace_with_mask(found, live, pc.or_(found.filter(live), pa.array(hits, pa.bool_())))
+    return found, pc.replace_with_mask(rest, live, pa.array(texts, rest.type))
+
+
+# Letters (with their combining marks) and digits in any script make up words; anything else
+# separates them, so "Smith," and "Smith-Jones" both contain the word "smith".
+_NON_WORD = r"[^\p{L}\p{M}\p{N}]+"
+_MIN_NAME_LENGTH = 3
+
+
+def _word_form(values: pa.Array) -> pa.Array:
+    """Lowercase words joined by single spaces: whole-word containment becomes " w " in " text "."""
+    return pc.utf8_trim(pc.replace_substring_regex(pc.utf8_lower(values), _NON_WORD, " "), " ")
+
+
+def _words(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Every lowercase word of every value, and the row each came from.
+
+    Splitting on plain spaces and regex-splitting only the words with anything but letters and
+    digits left in them (punctuation, tabs, the "" between double spaces) is several times faster
+    than a regex over all the text: RE2 rewrites are slow when every value has many matches.
+    """
+    lists = pc.split_pattern(pc.utf8_lower(values), " ")
+    word = pc.list_flatten(lists)
+    owner = pc.list_parent_indices(lists)
+    plain = pc.utf8_is_alnum(word)
+    if pc.all(plain).as_py():
+        return word, owner
+    messy = pc.invert(plain)
+    pieces = pc.split_pattern_regex(word.filter(messy), _NON_WORD)
+    return (
+        pa.concat_arrays([word.filter(plain), pc.list_flatten(pieces)]),
+        pa.concat_arrays([owner.filter(plain), pc.take(owner.filter(messy), pc.list_parent_indices(pieces))]),
+    )
+
+
+def scan_row_names(values: ArrayLike, names: Sequence[ArrayLike]) -> pa.BooleanArray:
+    """True where a value contains, as whole words and ignoring case, the same row's value of any
+    of `names` (e.g. first and last name): the row's own person leaking into another column.
+
+    Names shorter than three characters are ignored ("Al", "Li" match too much text). Null values
+    give False.
+    """
+    text = as_utf8(values)
+    length = len(text)
+    hit = _constant(False, length)
+    # Per name column: the word each row's text must contain, and whether that is the whole name
+    # or only the last word of a multi-word name ("de la cruz", "o brien" from O'Brien).
+    keys: list[tuple[pa.Array, pa.Array, pa.Array]] = []
+    for column in names:
+        name = _word_form(as_utf8(column))
+        if len(name) != length:
+            raise ValueError(f"name column has {len(name)} rows, values have {length}")
+        usable = pc.fill_null(pc.greater_equal(pc.utf8_length(name), _MIN_NAME_LENGTH), False)
+        phrase = pc.fill_null(pc.and_(usable, pc.match_substring(name, " ")), False)
+        last_word = pc.struct_field(pc.extract_regex(name, r"(?P<last>[^ ]+)$"), "last")
+        key = pc.if_else(phrase, last_word, pc.if_else(usable, name, pa.scalar(None, name.type)))
+        keys.append((key, phrase, name))
+    if not keys or length == 0:
+        return hit
+
+    word, owner = _words(text)
+    # Most words are no one's name: keep only words equal to some key before the per-row test.
+    all_keys = pa.concat_arrays([key.cast(word.type) for key, _, _ in keys])
+    candidate = pc.is_in(word, value_set=pc.unique(all_keys))
+    word, owner = word.filter(candidate), owner.filter(candidate)
+    for key, phrase, name in keys:
+        # Compare each remaining word with its own row's key, all rows at once.
+        same = pc.fill_null(pc.equal(word, pc.take(key.cast(word.type), owner)), False)
+        rows = pc.unique(owner.filter(same))
+        has_key = pc.fill_null(pc.scatter(_constant(True, len(rows)), rows, max_index=length - 1), False)
+        hit = pc.or_(hit, pc.and_(has_key, pc.invert(phrase)))
+        # A multi-word name whose last word is present still needs the phrase in order; rare.
+        todo = pc.and_(pc.and_(has_key, phrase), pc.invert(hit))
+        if pc.any(todo).as_py():
+            pairs = zip(_word_form(text.filter(todo)).to_pylist(), name.filter(todo).to_pylist(), strict=True)
+            found = [value is not None and f" {who} " in f" {value} " for value, who in pairs]
+            hit = pc.replace_with_mask(hit, todo, pa.array(found, pa.bool_()))
+    return hit

@@ -1,0 +1,257 @@
+"""The generated landing zone end to end: the PII leak test, re-runs, and the kill test."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import random
+import re
+import secrets
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.config import PiiClass, load_feeds
+from ingest.generate.landing import generate_landing_zone
+from ingest.landing import list_files
+from python_tests.conftest import PROJECT_ROOT, WAREHOUSE_BIN, run_cli
+from python_tests.integration.ingest_helpers import TEST_KEY
+from warehouse.db.connection import connect
+from warehouse.db.target import Target
+
+pytestmark = pytest.mark.integration
+
+WORD = re.compile(r"[A-Za-z0-9]+")
+TOKEN = re.compile(r"[A-Za-z0-9.]+")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("generated")
+    manifest = root / "pii.jsonl"
+    generate_landing_zone(root / "landing", patients=300, seed=7, days=2, pii_manifest=manifest)
+    values = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    return root, values
+
+
+@pytest.fixture
+def scratch_database(target: Target):
+    """A database of its own (the kill test compares two)."""
+    created = []
+
+    def make() -> str:
+        name = f"test_e2e_{secrets.token_hex(4)}"
+        target.init([name], log=lambda _msg: None)
+        created.append(name)
+        return name
+
+    yield make
+    admin = connect(target.admin("postgres") if not target.external else target.admin())
+    with admin.cursor() as cur:
+        for name in created:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+    admin.close()
+
+
+def ingest_cli(landing: Path, database: str, work_dir: Path, *extra: str):
+    env = {"WAREHOUSE_DB_NAME": database, "WAREHOUSE_PSEUDONYM_KEY": TEST_KEY, "WAREHOUSE_DLT_DIR": str(work_dir)}
+    return run_cli("ingest", "--landing", str(landing), *extra, env=env, timeout=600)
+
+
+def dump_database(target: Target, database: str) -> str:
+    """Every value of every table in every non-system schema, as text."""
+    conn = connect(target.admin(database))
+    parts = []
+    with conn.cursor() as cur:
+        cur.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema not in ('pg_catalog', 'information_schema') and table_type = 'BASE TABLE'"
+        )
+        for schema, table in cur.fetchall():
+            cur.execute(f'select t::text from "{schema}"."{table}" t')
+            parts.extend(r[0] for r in cur.fetchall())
+    conn.close()
+    return "\n".join(parts)
+
+
+def server_log_messages(path: Path, offset: int) -> str:
+    """What the server logged during the test, minus the line prefix (pid, port, time), keeping the
+    messages where a data value could surface: errors, their details and statements."""
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        text = handle.read().decode("utf-8", errors="replace")
+    kept = []
+    for line in text.splitlines():
+        match = re.search(r"\b(ERROR|FATAL|WARNING|DETAIL|HINT|CONTEXT|STATEMENT):\s+(.*)$", line)
+        if match:
+            kept.append(match.group(2))
+    return "\n".join(kept)
+
+
+def dump_folder(folder: Path) -> str:
+    parts = []
+    for path in folder.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            if data[:2] == b"\x1f\x8b":
+                data = gzip.decompress(data)
+            parts.append(data.decode("utf-8", errors="replace"))
+    return "\n".join(parts)
+
+
+# A birth date, a name or a ZIP code can also be an innocent value of another column: an onset date
+# equal to someone's birthday, a unit "stone" equal to a surname. Such a value proves nothing when
+# the input holds it as a whole cell of a column not declared PII. Emails, phones and national ids
+# are never excused.
+EXCUSABLE_KINDS = ("birth", "dob", "date", "name", "zip")
+
+
+def innocent_values(landing: Path) -> set[str]:
+    """Whole cell values of non-PII columns in the landing zone, and (lowercased) the words in them."""
+    feeds = load_feeds()
+    values: set[str] = set()
+    for feed in feeds.values():
+        for landed in list_files(feed, str(landing)):
+            entity = feed.entities[landed.entity]
+            plain = {c.source for c in entity.columns if c.pii is PiiClass.none}
+            text = Path(landed.url.removeprefix("file://")).read_bytes().decode(feed.format.encoding, "replace")
+            if feed.format.type == "ndjson":
+                for line in text.splitlines():
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        continue
+                    values.update(str(v) for k, v in record.items() if k in plain and v is not None)
+                continue
+            reader = csv.DictReader(io.StringIO(text), delimiter=feed.format.effective_delimiter)
+            for record in reader:
+                values.update(v.strip() for k, v in record.items() if k in plain and isinstance(v, str))
+    # Dates are stored ISO whatever their input form (FDA writes 20030617, Synthea 2020-08-31T06:20:52Z).
+    values |= {f"{v[:4]}-{v[4:6]}-{v[6:8]}" for v in values if re.fullmatch(r"\d{8}", v)}
+    values |= {v[:10] for v in values if re.match(r"\d{4}-\d{2}-\d{2}T", v)}
+    # "white" (race) or "Every day smoker" excuse the surnames White and Day.
+    words = {w.lower() for value in values for w in WORD.findall(value)}
+    return values | words
+
+
+def leaks(text: str, values: list[dict], innocent: set[str] = frozenset()) -> list[str]:
+    """PII values found in `text`. Single-word values must match a whole word (a ZIP code may be a
+    substring of a hex token by chance); values with separators are matched as substrings."""
+    # Tokens keep inner dots so ZIP 78253 does not match the amount 78253.10; a sentence's full stop is stripped.
+    words = {w.strip(".").lower() for w in TOKEN.findall(text)}
+    found = []
+    for item in values:
+        value = str(item["value"]).strip()
+        if len(value) < 3:
+            continue
+        excused = value in innocent or (WORD.fullmatch(value) and value.lower() in innocent)
+        if excused and any(k in item["kind"] for k in EXCUSABLE_KINDS):
+            continue
+        if WORD.fullmatch(value):
+            if value.lower() in words:
+                found.append(f"{item['kind']}")
+        elif value in text:
+            found.append(f"{item['kind']}")
+    return found
+
+
+def test_pii_leak(generated, target, scratch_database, tmp_path):
+    root, values = generated
+    database = scratch_database()
+    work_dir = tmp_path / "dlt"
+    log_path = target.state.pg_log
+    log_offset = log_path.stat().st_size if log_path.exists() else 0
+    result = ingest_cli(root / "landing", database, work_dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "loaded" in result.stdout
+    places = {
+        "database": dump_database(target, database),
+        "dlt working directory": dump_folder(work_dir),
+        "loader output": result.stdout + result.stderr,
+        "server log": server_log_messages(log_path, log_offset) if not target.external else "",
+    }
+    kinds = {v["kind"] for v in values}
+    assert {"first_name", "last_name"} <= kinds or "name" in " ".join(kinds), kinds
+    innocent = innocent_values(root / "landing")
+    for place, text in places.items():
+        found = leaks(text, values, innocent)
+        assert not found, f"PII found in {place}: {sorted(set(found))} ({len(found)} values)"
+
+
+def test_second_ingest_of_the_same_landing_zone_loads_nothing(generated, scratch_database, tmp_path):
+    root, _ = generated
+    database = scratch_database()
+    first = ingest_cli(root / "landing", database, tmp_path / "dlt")
+    assert first.returncode == 0, first.stderr[-2000:]
+    second = ingest_cli(root / "landing", database, tmp_path / "dlt")
+    assert second.returncode == 0, second.stderr[-2000:]
+    statuses = re.findall(r"^\S+: (loaded|held|unchanged|rejected)\b", second.stderr, flags=re.MULTILINE)
+    assert statuses and set(statuses) == {"unchanged"}, statuses
+    assert "unchanged" in second.stdout
+
+
+def table_checksums(target: Target, database: str) -> dict[str, tuple[int, str]]:
+    conn = connect(target.admin(database))
+    out = {}
+    with conn.cursor() as cur:
+        cur.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('raw', 'quarantine') and table_name not like 'stage\\_\\_%%' "
+            "and table_name not like '\\_dlt%%'"
+        )
+        for schema, table in sorted(cur.fetchall()):
+            # _ingested_at is the wall clock of the run that wrote the row; everything else must match.
+            cur.execute(
+                f"select count(*), coalesce(md5(string_agg(r, '|' order by r)), '') from ("
+                f'select (to_jsonb(t) - \'_ingested_at\')::text as r from "{schema}"."{table}" t) x'
+            )
+            out[f"{schema}.{table}"] = cur.fetchone()
+    conn.close()
+    return out
+
+
+def test_kill_at_random_moments_then_rerun_equals_one_clean_run(target, scratch_database, tmp_path):
+    # Big enough that twelve interrupted runs, each resuming the last, cannot finish the work.
+    landing = tmp_path / "landing"
+    generate_landing_zone(landing, patients=1500, seed=11, days=2)
+    clean_db = scratch_database()
+    started = time.monotonic()
+    clean = ingest_cli(landing, clean_db, tmp_path / "dlt-clean")
+    clean_seconds = time.monotonic() - started
+    assert clean.returncode == 0, clean.stderr[-2000:]
+    expected = table_checksums(target, clean_db)
+    assert expected
+
+    killed_db = scratch_database()
+    rng = random.Random(20261122)
+    env = {
+        **os.environ,
+        "WAREHOUSE_DB_NAME": killed_db,
+        "WAREHOUSE_PSEUDONYM_KEY": TEST_KEY,
+        "WAREHOUSE_DLT_DIR": str(tmp_path / "dlt-killed"),
+    }
+    kills = 0
+    for _ in range(12):
+        proc = subprocess.Popen(
+            [WAREHOUSE_BIN, "ingest", "--landing", str(landing)],
+            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        # Moments from start-up (imports, hashing) through dlt's load and the promotions.
+        time.sleep(rng.uniform(0.5, min(3.0, clean_seconds / 4)))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills >= 10, f"only {kills} runs were still going when killed; the landing zone is too small"
+    final = subprocess.run(
+        [WAREHOUSE_BIN, "ingest", "--landing", str(landing)],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert final.returncode == 0, final.stderr[-2000:]
+    assert table_checksums(target, killed_db) == expected

@@ -5,9 +5,11 @@ check digit (NHS and card numbers) use the pattern only to find candidates and t
 whose check digit is right, also in Arrow kernels; Python sees only rows with more candidates
 than `_MAX_ROUNDS`.
 
-Numbers are matched on digit boundaries (not preceded or followed by another digit) rather than
-word boundaries, so "NHS:9434765919" and "tel07700900123" are found while "12345678901234" does
-not yield every 10-digit slice of itself. RE2 has no look-around, so the boundary characters are
+Numbers are matched on alphanumeric boundaries (not preceded or followed by a letter or digit), so
+"NHS:9434765919" is found while "12345678901234" does not yield every 10-digit slice of itself and
+record ids such as "ENC0000000632" are not taken for NHS numbers (one in eleven ten-digit runs
+passes the mod-11 check by chance). The price: digits glued to letters ("tel07700900123") are not
+found. RE2 has no look-around, so the boundary characters are
 consumed and written back; see `redact`.
 
 Phone rules, chosen to keep plain numeric identifiers out:
@@ -108,12 +110,12 @@ class _Detector:
     @cached_property
     def search(self) -> str:
         """RE2: the value contains a candidate (consuming boundaries is harmless for a yes/no)."""
-        return f"(?:^|[^0-9])(?:{self.body})(?:[^0-9]|$)" if self.digit_bounded else self.body
+        return f"(?:^|[^0-9A-Za-z])(?:{self.body})(?:[^0-9A-Za-z]|$)" if self.digit_bounded else self.body
 
     @cached_property
     def replace(self) -> str:
         """RE2 for replace_substring_regex: boundary characters captured so they can be put back."""
-        return f"(^|[^0-9])(?:{self.body})([^0-9]|$)" if self.digit_bounded else self.body
+        return f"(^|[^0-9A-Za-z])(?:{self.body})([^0-9A-Za-z]|$)" if self.digit_bounded else self.body
 
     @cached_property
     def whole(self) -> str:
@@ -131,11 +133,11 @@ class _Detector:
         `pre` is lazy twice over (`??` and `.*?`): with a greedy `?` RE2 would prefer a non-empty
         `pre` and skip a candidate at the very start of the value.
         """
-        return rf"(?s)^(?P<pre>(?:.*?[^0-9])??)(?P<candidate>{self.body})(?P<post>(?:[^0-9].*)?)$"
+        return rf"(?s)^(?P<pre>(?:.*?[^0-9A-Za-z])??)(?P<candidate>{self.body})(?P<post>(?:[^0-9A-Za-z].*)?)$"
 
     @cached_property
     def python(self) -> re.Pattern[str]:
-        return re.compile(f"(?<![0-9])(?:{self.body})(?![0-9])")
+        return re.compile(f"(?<![0-9A-Za-z])(?:{self.body})(?![0-9A-Za-z])")
 
 
 def _detectors(include_dates: bool) -> tuple[_Detector, ...]:

@@ -43,7 +43,8 @@ def test_real_synthea_export_ingests_through_the_synthea_feed(ingest_env):
         assert load.rows_read == load.rows_loaded + load.rows_quarantined + load.rows_filtered
     # Names, addresses and exact birth dates are gone; ages came out of the birth dates.
     columns = {r[0] for r in env.query(
-        "select column_name from information_schema.columns where table_schema = 'raw' and table_name = 'synthea__patients'"
+        "select column_name from information_schema.columns "
+        "where table_schema = 'raw' and table_name = 'synthea__patients'"
     )}  # fmt: skip
     assert columns and not columns & {"first_name", "last_name", "address", "birth_date", "ssn_raw"}
     ages = env.query(

@@ -48,7 +48,8 @@ def test_real_synthea_export_ingests_through_the_synthea_feed(ingest_env):
     )}  # fmt: skip
     assert columns and not columns & {"first_name", "last_name", "address", "birth_date", "ssn_raw"}
     ages = env.query(
-        "select count(*), min(age_years_at_ingestion), max(age_years_at_ingestion) from raw.synthea__patients_calculated"
+        "select count(*), min(age_years_at_ingestion), max(age_years_at_ingestion) "
+        "from raw.synthea__patients_calculated"
     )
     assert ages[0][0] == by_entity["patients"].rows_loaded and 0 <= ages[0][1] <= ages[0][2] <= 90
 

@@ -19,6 +19,8 @@ from warehouse.db.connection import ConnInfo
 os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("SCHEMA__NAMING", "direct")  # keep our table and column names exactly
+# Load packages are transient files on local disk; gzip would cost more CPU than it saves I/O.
+os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")
 
 import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed

@@ -230,11 +230,13 @@ class Loader:
         if not todo:
             return loads
         pipeline = stage_pipeline(f"ingest_{feed.feed}__{entity_name}", self.target.role("loader"), self._dlt_dir())
+        staged_at = time.monotonic()
         self._retry(
             f"loading {feed.feed}/{entity_name} through dlt",
             lambda: load_stage(pipeline, self._stage_tables(feed, entity_name, todo, run_id)),
         )
         self._index_stage(feed, entity_name)
+        promoted_at = time.monotonic()
         entity = feed.entities[entity_name]
         watermark = entity.incremental.column if entity.incremental.mode == "watermark" else None
         for state in todo:
@@ -248,6 +250,10 @@ class Loader:
             self._retry(f"promoting {state.landed.name}", lambda r=request: promote(self.conn, r))
             loads.append(state.load)
             self.log(_describe(feed.feed, entity_name, state.load))
+        self.log(
+            f"{feed.feed}/{entity_name}: {len(todo)} files; read, checked and staged through dlt in "
+            f"{promoted_at - staged_at:.1f}s, promoted in {time.monotonic() - promoted_at:.1f}s"
+        )
         pending = set(self.names.pending)
         self._retry("saving name tokens", lambda: audit.save_name_tokens(self.conn, pending))
         self.names.pending -= pending

@@ -73,7 +73,7 @@ def _ensure_target(cur, stage: str, schema: str, table: str, key: list[str] | No
         )
         index_cols = key if key else ["_file_sha256"]
         cur.execute(
-            sql.SQL("create index on {}.{} ({})").format(
+            sql.SQL("create unique index on {}.{} ({})" if key else "create index on {}.{} ({})").format(
                 sql.Identifier(schema),
                 sql.Identifier(table),
                 sql.SQL(", ").join(map(sql.Identifier, index_cols)),
@@ -109,42 +109,40 @@ def _merge(cur, req: PromoteRequest, suffix: str) -> None:
     target = feed.table(req.entity_name) + suffix
     if not _table_exists(cur, "raw", stage):
         return
-    key = list(entity.business_key)
+    # Business keys are scoped by client: two clinics may both have an MRN 1001.
+    key = ["_client_id", *entity.business_key]
     columns = _ensure_target(cur, stage, "raw", target, key)
     ident = sql.Identifier
     cols = sql.SQL(", ").join(map(ident, columns))
     key_list = sql.SQL(", ").join(map(ident, key))
     order = ([req.watermark_column] if req.watermark_column and suffix == "" else []) + list(ORDER)
     order_desc = sql.SQL(", ").join(sql.SQL("{} desc nulls last").format(ident(c)) for c in order)
-    cur.execute("drop table if exists pg_temp.incoming")
-    cur.execute(
-        sql.SQL(
-            "create temp table incoming on commit drop as "
-            "select distinct on ({key}) {cols} from raw.{stage} "
-            "where _file_sha256 = %s and _load_nonce = %s order by {key}, {order}"
-        ).format(key=key_list, cols=cols, stage=ident(stage), order=order_desc),
-        (req.load.file_sha256, req.load_nonce),
-    )
+    # Within the file the last version of a key wins (documented: duplicate keys, latest wins).
+    incoming = sql.SQL(
+        "select distinct on ({key}) {cols} from raw.{stage} "
+        "where _file_sha256 = %s and _load_nonce = %s order by {key}, {order}"
+    ).format(key=key_list, cols=cols, stage=ident(stage), order=order_desc)
+    params = (req.load.file_sha256, req.load_nonce)
     if feed.entities[req.entity_name].incremental.mode == "reference":
         # Reference data: the newest file is the whole truth for its client.
         cur.execute(sql.SQL("delete from raw.{} where _client_id = %s").format(ident(target)), (req.load.client_id,))
-    else:
-        key_match = sql.SQL(" and ").join(sql.SQL("t.{c} = i.{c}").format(c=ident(c)) for c in key)
-        newer = sql.SQL("({}) > ({})").format(
-            sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in order),
-            sql.SQL(", ").join(sql.SQL("i.{}").format(ident(c)) for c in order),
-        )
-        # A backfilled older file must not overwrite a newer version already loaded.
-        cur.execute(
-            sql.SQL("delete from incoming i using raw.{t} t where {match} and {newer}").format(
-                t=ident(target), match=key_match, newer=newer
-            )
-        )
-        cur.execute(
-            sql.SQL("delete from raw.{t} t using incoming i where {match}").format(t=ident(target), match=key_match)
-        )
-    cur.execute(sql.SQL("insert into raw.{} ({}) select {} from incoming").format(ident(target), cols, cols))
-    cur.execute("drop table pg_temp.incoming")
+        cur.execute(sql.SQL("insert into raw.{} ({}) ").format(ident(target), cols) + incoming, params)
+        return
+    # One upsert on the unique business key; across files the newer version wins, so a backfilled
+    # older file never overwrites what a newer file already loaded.
+    updates = sql.SQL(", ").join(sql.SQL("{c} = excluded.{c}").format(c=ident(c)) for c in columns if c not in key)
+    newer_or_same = sql.SQL("({}) <= ({})").format(
+        sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in order),
+        sql.SQL(", ").join(sql.SQL("excluded.{}").format(ident(c)) for c in order),
+    )
+    cur.execute(
+        sql.SQL("insert into raw.{t} as t ({cols}) ").format(t=ident(target), cols=cols)
+        + incoming
+        + sql.SQL(" on conflict ({key}) do update set {updates} where {newer}").format(
+            key=key_list, updates=updates, newer=newer_or_same
+        ),
+        params,
+    )
 
 
 LINEAGE_TYPES = {

@@ -23,6 +23,8 @@ db_app = typer.Typer(help="Manage the warehouse database (embedded by default)."
 app.add_typer(db_app, name="db")
 key_app = typer.Typer(help="The pseudonymisation key.", no_args_is_help=True)
 app.add_typer(key_app, name="key")
+bench_app = typer.Typer(help="Benchmarks that print figures beside a baseline from the same run.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 
 
 def _say(message: str) -> None:
@@ -116,6 +118,17 @@ def key_init() -> None:
         return
     key = load_key(path) if path.exists() else create_key_file(path)
     typer.echo(f"pseudonymisation key {path} (id {key.key_id})")
+
+
+@bench_app.command("ingest")
+def bench_ingest_command(
+    rows: int = typer.Option(1_000_000, "--rows", min=1000, help="Rows in the generated file."),
+) -> None:
+    """Full ingest path vs a bare COPY vs pandas read_csv + to_sql, on the same generated file."""
+    from ingest.bench import bench_ingest, format_results
+
+    results = bench_ingest(rows, log=_say)
+    typer.echo(format_results(results, rows))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -73,7 +73,8 @@ def write_bench_file(path: Path, rows: int, seed: int = 1) -> None:
             writer.writerow(
                 [
                     f"M{i:09d}", first, last, born.isoformat(), f"{rng.randrange(1000, 99999):05d}",
-                    f"555-{rng.randrange(200, 999)}-{rng.randrange(10000):04d}", f"{first}.{last}{i}@example.org".lower(),
+                    f"555-{rng.randrange(200, 999)}-{rng.randrange(10000):04d}",
+                    f"{first}.{last}{i}@example.org".lower(),
                     f"{rng.randrange(100, 665)}-{rng.randrange(10, 99)}-{rng.randrange(1000, 9999)}",
                     rng.choice(("bronze", "silver", "gold", "platinum")),
                     (start + timedelta(days=rng.randrange(2000))).isoformat(), f"{rng.uniform(50, 900):.2f}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from ingest.config import Feed, load_feeds
 from ingest.land import PipelineStepFailed, load_stage, stage_pipeline
 from ingest.landing import LandedFile, default_landing_root, list_files, open_file, sha256_of
 from ingest.pii.keys import PseudonymKey, load_key
+from ingest.parquet_output import ParquetTee, publish
 from ingest.pii.known_names import KnownNames
 from ingest.promote import PromoteRequest, promote, record_only, stage_name
 from ingest.pseudonymise import FileContext, empty_quarantine, pseudonymise
@@ -49,6 +51,8 @@ class IngestOptions:
     work_dir: Path | None = field(
         default_factory=lambda: Path(os.environ["WAREHOUSE_DLT_DIR"]) if os.environ.get("WAREHOUSE_DLT_DIR") else None
     )
+    # Parquet copy of the pseudonymised layer for feeds that do not set their own `parquet_output`.
+    parquet_output: str | None = field(default_factory=lambda: os.environ.get("WAREHOUSE_PARQUET_OUTPUT") or None)
     retry_seconds: float = field(default_factory=lambda: float(os.environ.get("WAREHOUSE_INGEST_RETRY_SECONDS", "60")))
 
 
@@ -95,6 +99,8 @@ class Loader:
         self.log = log
         self.key: PseudonymKey | None = None
         self.names: KnownNames | None = None
+        self.progress = _progress() if sys.stderr.isatty() else None
+        self.tee: ParquetTee | None = None
         self.conn = None
         self.load_nonce = secrets.token_hex(8)
         self.ingested_at = datetime.now(UTC).replace(tzinfo=UTC)
@@ -115,7 +121,7 @@ class Loader:
         while True:
             try:
                 return action()
-            except (psycopg2.OperationalError, psycopg2.InterfaceError, PipelineStepFailed, OSError) as exc:
+            except (psycopg2.Error, PipelineStepFailed, OSError) as exc:
                 if not _transient(exc) or time.monotonic() + delay > deadline:
                     raise WarehouseError(f"{what} failed: {_one_line(exc)}") from None
                 self.log(f"{what}: transient failure ({type(exc).__name__}); retrying in {delay:g}s")
@@ -154,6 +160,8 @@ class Loader:
         self.names = KnownNames(self.key, tokens=audit.load_name_tokens(self.conn))
         run_row = audit.start_run(self.conn, run_id)
         report = IngestReport(run_id, [])
+        if self.progress is not None:
+            self.progress.start()
         try:
             for feed in feeds:
                 for entity_name in feed.entities:
@@ -168,6 +176,9 @@ class Loader:
             except (psycopg2.Error, WarehouseError):
                 pass  # the database is what failed; the error still reaches the user
             raise
+        finally:
+            if self.progress is not None:
+                self.progress.stop()
         audit.finish_run(self.conn, run_row, status="succeeded", counts=report.counts(), error=None)
         self.conn.close()
         return report
@@ -229,6 +240,8 @@ class Loader:
                 todo.append(state)
         if not todo:
             return loads
+        parquet_output = feed.parquet_output or self.options.parquet_output
+        self.tee = ParquetTee(self._dlt_dir() / "parquet_tee" / self.load_nonce) if parquet_output else None
         pipeline = stage_pipeline(f"ingest_{feed.feed}__{entity_name}", self.target.role("loader"), self._dlt_dir())
         staged_at = time.monotonic()
         self._retry(
@@ -247,6 +260,8 @@ class Loader:
                 reason_counts=state.reason_counts, watermark_column=watermark, drift=state.drift,
                 use_stage=not state.unreadable,
             )  # fmt: skip
+            if self.tee is not None:
+                self._publish_parquet(feed, state)
             self._retry(f"promoting {state.landed.name}", lambda r=request: promote(self.conn, r))
             loads.append(state.load)
             self.log(_describe(feed.feed, entity_name, state.load))
@@ -258,6 +273,25 @@ class Loader:
         self._retry("saving name tokens", lambda: audit.save_name_tokens(self.conn, pending))
         self.names.pending -= pending
         return loads
+
+    def _publish_parquet(self, feed: Feed, state: FileState) -> None:
+        """The Parquet copy goes out before the promotion: if we die in between, the re-run replaces it."""
+        if state.held:
+            self.tee.discard(state.sha256)
+            return
+        parts = self.tee.close(state.sha256)
+        if parts:
+            bucket = feed.parquet_output or self.options.parquet_output
+            if "://" not in bucket:
+                bucket = str(Path(bucket).resolve())
+            self._retry(
+                f"writing the Parquet copy of {state.landed.name}",
+                lambda: publish(
+                    bucket_url=bucket, feed=feed.feed, file_sha=state.sha256, file_date=state.landed.file_date,
+                    parts=parts, pipelines_dir=self._dlt_dir(),
+                ),
+            )  # fmt: skip
+        self.tee.discard(state.sha256)
 
     def _dlt_dir(self) -> Path:
         return self.options.work_dir or self.target.state.root / "dlt"
@@ -296,6 +330,7 @@ class Loader:
         whitelist = feed.whitelist_for(entity_name, landed.client_id)
         threshold = feed.threshold_for(landed.client_id)
         floor = self._watermark_floor(feed, entity_name, landed.client_id)
+        task = self.progress.add_task(f"{feed.feed}/{entity_name}/{landed.name}", total=None) if self.progress else None
         try:
             with open_file(landed) as handle:
                 reader = FileReader(handle, feed.format_for(landed.client_id), entity)
@@ -303,6 +338,8 @@ class Loader:
                 for batch in reader.batches():
                     n = batch.num_rows
                     load.rows_read += n
+                    if task is not None:
+                        self.progress.update(task, completed=load.rows_read)
                     keep = np.ones(n, dtype=bool)
                     for condition in whitelist:
                         allowed = pc.is_in(clean_text(batch.columns[condition.column]), pa.array(condition.in_))
@@ -335,8 +372,12 @@ class Loader:
                         state.reason_counts[reason] = state.reason_counts.get(reason, 0) + count
                     if outputs.raw is not None:
                         yield raw_name, outputs.raw
+                        if self.tee is not None:
+                            self.tee.write(state.sha256, entity_name, "raw", outputs.raw)
                     if outputs.calculated is not None:
                         yield calculated_name, outputs.calculated
+                        if self.tee is not None:
+                            self.tee.write(state.sha256, entity_name, "calculated", outputs.calculated)
                     if outputs.quarantine is not None:
                         yield quarantine_name, outputs.quarantine
                     # Rows pyarrow could not split into columns, reported while parsing this batch.
@@ -367,6 +408,13 @@ class Loader:
                 load.rows_quarantined += load.rows_loaded
                 load.rows_loaded = 0
         load.seconds = round(time.monotonic() - started, 3)
+        if task is not None:
+            self.progress.update(
+                task,
+                completed=load.rows_read,
+                total=load.rows_read,
+                description=_describe(feed.feed, entity_name, load),
+            )
 
     def _bad_rows_table(self, entity, ctx, bad, load, state) -> pa.Table:
         load.rows_read += len(bad)
@@ -393,6 +441,14 @@ class Loader:
         return row[0] - timedelta(hours=entity.incremental.lookback_hours)
 
 
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
+    )
+
+
 def _older_than(values: pa.Array, floor: datetime) -> np.ndarray:
     if pa.types.is_date(values.type):
         values = values.cast(pa.timestamp("us"))
@@ -415,6 +471,10 @@ def _one_line(exc: BaseException) -> str:
     root = exc
     while root.__cause__ is not None:
         root = root.__cause__
+    diag = getattr(root, "diag", None)
+    if diag is not None and diag.message_primary:
+        # The primary message only: a DETAIL line can quote the offending row's values.
+        return f"{type(root).__name__}: {diag.message_primary[:200]}"
     text = str(root).strip().splitlines()
     return f"{type(root).__name__}: {text[0][:200]}" if text else type(root).__name__
 

@@ -71,18 +71,9 @@ def _ensure_target(cur, stage: str, schema: str, table: str, key: list[str] | No
                 sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in stage_cols),
             )
         )
-        index_cols = key if key else ["_file_sha256"]
         cur.execute(
-            sql.SQL("create unique index on {}.{} ({})" if key else "create index on {}.{} ({})").format(
-                sql.Identifier(schema),
-                sql.Identifier(table),
-                sql.SQL(", ").join(map(sql.Identifier, index_cols)),
-            )
+            sql.SQL("create index on {}.{} (_file_sha256)").format(sql.Identifier(schema), sql.Identifier(table))
         )
-        if key:
-            cur.execute(
-                sql.SQL("create index on {}.{} (_file_sha256)").format(sql.Identifier(schema), sql.Identifier(table))
-            )
     else:
         for column, column_type in stage_cols:
             if column not in existing:
@@ -94,6 +85,16 @@ def _ensure_target(cur, stage: str, schema: str, table: str, key: list[str] | No
                         sql.SQL(column_type),
                     )
                 )
+    if key:
+        # The upsert needs it; tables from before it existed get it here (a no-op when present).
+        cur.execute(
+            sql.SQL("create unique index if not exists {} on {}.{} ({})").format(
+                sql.Identifier(f"{table[:50]}__key"),
+                sql.Identifier(schema),
+                sql.Identifier(table),
+                sql.SQL(", ").join(map(sql.Identifier, key)),
+            )
+        )
     return [c for c, _ in stage_cols]
 
 

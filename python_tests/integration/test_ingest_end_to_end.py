@@ -15,6 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from ingest.config import PiiClass, load_feeds
@@ -59,8 +60,10 @@ def scratch_database(target: Target):
     admin.close()
 
 
-def ingest_cli(landing: Path, database: str, work_dir: Path, *extra: str):
+def ingest_cli(landing: Path, database: str, work_dir: Path, *extra: str, parquet: Path | None = None):
     env = {"WAREHOUSE_DB_NAME": database, "WAREHOUSE_PSEUDONYM_KEY": TEST_KEY, "WAREHOUSE_DLT_DIR": str(work_dir)}
+    if parquet is not None:
+        env["WAREHOUSE_PARQUET_OUTPUT"] = str(parquet)
     return run_cli("ingest", "--landing", str(landing), *extra, env=env, timeout=600)
 
 
@@ -97,7 +100,9 @@ def server_log_messages(path: Path, offset: int) -> str:
 def dump_folder(folder: Path) -> str:
     parts = []
     for path in folder.rglob("*"):
-        if path.is_file():
+        if path.is_file() and path.suffix == ".parquet":
+            parts.append(str(pq.read_table(path).to_pylist()))  # compressed on disk: read, don't grep
+        elif path.is_file():
             data = path.read_bytes()
             if data[:2] == b"\x1f\x8b":
                 data = gzip.decompress(data)
@@ -167,10 +172,13 @@ def test_pii_leak(generated, target, scratch_database, tmp_path):
     work_dir = tmp_path / "dlt"
     log_path = target.state.pg_log
     log_offset = log_path.stat().st_size if log_path.exists() else 0
-    result = ingest_cli(root / "landing", database, work_dir)
+    parquet = tmp_path / "pseudonymised"
+    result = ingest_cli(root / "landing", database, work_dir, parquet=parquet)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "loaded" in result.stdout
+    assert list(parquet.rglob("*.parquet")), "the Parquet copy was not written"
     places = {
+        "Parquet output": dump_folder(parquet),
         "database": dump_database(target, database),
         "dlt working directory": dump_folder(work_dir),
         "loader output": result.stdout + result.stderr,

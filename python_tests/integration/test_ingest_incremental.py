@@ -117,3 +117,26 @@ def test_landing_zone_behind_an_fsspec_url(ingest_env):
         fs.rm(root, recursive=True)
     [load] = report.files
     assert (load.status, load.rows_loaded) == ("loaded", 2)
+
+
+def test_parquet_copy_of_the_pseudonymised_layer(ingest_env, tmp_path):
+    import pyarrow.parquet as pq
+
+    env = ingest_env
+    env.write_feed()
+    out = tmp_path / "pseudonymised"
+    feed_yml = env.feeds_dir / f"{env.feed}.yml"
+    feed_yml.write_text(feed_yml.read_text() + f"parquet_output: {out}\n")
+    env.land("acme_2026-11-20.csv", "\n".join([HEADER, row("P1"), row("P2")]) + "\n")
+    env.ingest()
+    day = out / env.feed / "2026" / "11" / "20"
+    raw_files = sorted((day / "raw" / "people").glob("*.parquet"))
+    calculated_files = sorted((day / "calculated" / "people").glob("*.parquet"))
+    assert raw_files and calculated_files
+    table = pq.read_table(raw_files[0])
+    assert table.num_rows == 2
+    assert "first_name" not in table.column_names and "birth_date" not in table.column_names
+    assert "_load_nonce" not in table.column_names
+    # A forced re-run replaces the copy of the same file instead of adding a second one.
+    env.ingest(force=True)
+    assert len(list((day / "raw" / "people").glob("*.parquet"))) == len(raw_files)

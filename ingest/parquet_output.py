@@ -1,0 +1,86 @@
+"""Optional Parquet copy of the pseudonymised layer, through dlt's filesystem destination.
+
+Enabled per feed with `parquet_output: <folder or fsspec URL>`. Layout:
+`<parquet_output>/<feed>/YYYY/MM/DD/{raw,calculated}/<entity>/<file sha256>.<n>.parquet`, dated by
+the landed file's date. While a file is read its pseudonymised batches are teed into local Parquet
+files (flat memory); before the file is promoted they are published, replacing any earlier copy of
+the same file, so re-runs and interrupted runs leave exactly one copy per file.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingest.land import dlt
+
+LAYOUT = "{table_name}/{file_sha}.{file_id}.{ext}"
+
+
+@dataclass
+class ParquetTee:
+    folder: Path
+    _writers: dict[tuple[str, str, str], pq.ParquetWriter] = field(default_factory=dict)
+
+    def write(self, file_sha: str, entity: str, kind: str, table: pa.Table) -> None:
+        if "_load_nonce" in table.column_names:
+            table = table.drop_columns(["_load_nonce"])  # an artefact of staging, not data
+        key = (file_sha, entity, kind)
+        writer = self._writers.get(key)
+        if writer is None:
+            path = self.folder / file_sha / f"{entity}__{kind}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writer = self._writers[key] = pq.ParquetWriter(path, table.schema)
+        writer.write_table(table)
+
+    def close(self, file_sha: str) -> list[Path]:
+        paths = []
+        for key in [k for k in self._writers if k[0] == file_sha]:
+            self._writers.pop(key).close()
+            paths.append(self.folder / file_sha / f"{key[1]}__{key[2]}.parquet")
+        return paths
+
+    def discard(self, file_sha: str) -> None:
+        self.close(file_sha)
+        shutil.rmtree(self.folder / file_sha, ignore_errors=True)
+
+
+def publish(
+    *, bucket_url: str, feed: str, file_sha: str, file_date: date, parts: list[Path], pipelines_dir: Path
+) -> None:
+    """Replace the Parquet copy of one landed file with `parts` (local tee files)."""
+    import fsspec
+
+    day = file_date or date.today()
+    # dlt allows nothing but the schema before {table_name} in a layout, so the date and the kind
+    # live in the bucket URL and the dataset name: <bucket>/<feed>/YYYY/MM/DD/<kind>/<table>/...
+    day_url = f"{bucket_url.rstrip('/')}/{feed}/{day:%Y}/{day:%m}/{day:%d}"
+    fs, day_root = fsspec.core.url_to_fs(day_url)
+    for old in fs.glob(f"{day_root}/*/*/{file_sha}.*"):
+        fs.rm(old)
+    for kind in ("raw", "calculated"):
+        mine = [p for p in parts if p.stem.endswith(f"__{kind}")]
+        if not mine:
+            continue
+        pipeline = dlt.pipeline(
+            pipeline_name=f"parquet_{feed}_{kind}",
+            destination=dlt.destinations.filesystem(
+                bucket_url=day_url, layout=LAYOUT, extra_placeholders={"file_sha": file_sha}
+            ),
+            dataset_name=kind,
+            pipelines_dir=str(pipelines_dir),
+        )
+
+        def items(mine=mine):
+            for part in mine:
+                entity = part.stem.split("__", 1)[0]
+                for batch in pq.ParquetFile(part).iter_batches(batch_size=100_000):
+                    yield dlt.mark.with_table_name(pa.Table.from_batches([batch]), entity)
+
+        pipeline.abort_packages()
+        pipeline.run(items(), loader_file_format="parquet", write_disposition="append")

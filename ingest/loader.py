@@ -26,8 +26,8 @@ from ingest import audit
 from ingest.config import Feed, load_feeds
 from ingest.land import PipelineStepFailed, load_stage, stage_pipeline
 from ingest.landing import LandedFile, default_landing_root, list_files, open_file, sha256_of
-from ingest.pii.keys import PseudonymKey, load_key
 from ingest.parquet_output import ParquetTee, publish
+from ingest.pii.keys import PseudonymKey, load_key
 from ingest.pii.known_names import KnownNames
 from ingest.promote import PromoteRequest, promote, record_only, stage_name
 from ingest.pseudonymise import FileContext, empty_quarantine, pseudonymise

@@ -183,6 +183,27 @@ def save_name_tokens(conn: psycopg2.extensions.connection, tokens: set[str]) -> 
         )
 
 
+LOCK_ID = 0x57_4152_4548  # "WAREH": one loader at a time per database
+
+
+def claim_loader_lock(conn: psycopg2.extensions.connection) -> bool:
+    """Session lock held while a loader runs; it ends with the connection, however the process dies."""
+    with conn.cursor() as cur:
+        cur.execute("select pg_try_advisory_lock(%s)", (LOCK_ID,))
+        return bool(cur.fetchone()[0])
+
+
+def close_abandoned_runs(conn: psycopg2.extensions.connection) -> int:
+    """Runs still 'running' while we hold the lock were killed or lost their database: say so."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "update audit.ingest_runs set status = 'failed', ended_at = coalesce(ended_at, now()), "
+            "error = 'abandoned: the loader stopped before finishing (killed, or lost its database)' "
+            "where status = 'running'"
+        )
+        return cur.rowcount
+
+
 def start_run(conn: psycopg2.extensions.connection, run_id: str) -> int:
     with conn.cursor() as cur:
         cur.execute(

@@ -136,6 +136,9 @@ class Loader:
         except psycopg2.Error:
             pass
         self.conn = connect(self.target.role("loader"), total_seconds=self.options.retry_seconds)
+        # The lock went with the old session; another loader may have started in between.
+        if not audit.claim_loader_lock(self.conn):
+            raise WarehouseError("another `warehouse ingest` took over this database while we reconnected")
 
     # ---- the run ---------------------------------------------------------------------------------------
     def run(self) -> IngestReport:
@@ -157,6 +160,11 @@ class Loader:
 
         self.conn = connect(self.target.role("loader"), total_seconds=self.options.retry_seconds)
         audit.ensure_tables(self.conn)
+        if not audit.claim_loader_lock(self.conn):
+            raise WarehouseError("another `warehouse ingest` is running against this database; try again when it ends")
+        abandoned = audit.close_abandoned_runs(self.conn)
+        if abandoned:
+            self.log(f"marked {abandoned} earlier run(s) that never finished as failed")
         self.names = KnownNames(self.key, tokens=audit.load_name_tokens(self.conn))
         run_row = audit.start_run(self.conn, run_id)
         report = IngestReport(run_id, [])

@@ -327,3 +327,15 @@ def test_no_key_means_the_loader_refuses(tmp_path, ingest_env, monkeypatch):
              "WAREHOUSE_DB_NAME": env.database},
     )  # fmt: skip
     assert result.returncode == 1 and "refuses to run without a key" in result.stderr
+
+
+def test_dry_run_reports_and_writes_nothing(ingest_env):
+    env = ingest_env
+    env.write_feed()
+    env.land(FILE, "\n".join([HEADER, row("P1")]) + "\n")
+    env.land("not matching.csv", "x\n")
+    report = env.ingest(dry_run=True)
+    assert sorted(f.status for f in report.files) == ["rejected", "would load"]
+    assert env.query("select to_regclass(%s)", f'raw."{env.feed}__people"') == [(None,)]
+    assert env.query("select count(*) from audit.file_loads where feed = %s", env.feed) == [(0,)]
+    assert only_file(env.ingest(feed=env.feed, client="acme")).status == "loaded"

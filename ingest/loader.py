@@ -64,6 +64,15 @@ class FileState:
     held: bool = False
     drift: dict | None = None
     unreadable: bool = False  # held as a whole before or while reading: stage rows of it are void
+    key_hashes: list[np.ndarray] = field(default_factory=list)  # to learn whether any key repeats
+
+    def keys_unique(self) -> bool:
+        if not self.key_hashes:
+            return True
+        hashes = np.concatenate(self.key_hashes)
+        # A hash collision only sends the file down the deduplicating path: slower, still right.
+        return np.unique(hashes).size == hashes.size
+
     reason_counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -266,7 +275,7 @@ class Loader:
                 file_date=state.landed.file_date, file_seq=state.landed.seq, size_bytes=state.landed.size,
                 config_sha256=_config_sha(feed), load_nonce=self.load_nonce, held=state.held,
                 reason_counts=state.reason_counts, watermark_column=watermark, drift=state.drift,
-                use_stage=not state.unreadable,
+                use_stage=not state.unreadable, unique_keys=state.keys_unique(),
             )  # fmt: skip
             if self.tee is not None:
                 self._publish_parquet(feed, state)
@@ -308,9 +317,14 @@ class Loader:
         with self.conn.cursor() as cur:
             for suffix in ("", "_calculated", "_quarantine"):
                 name = stage_name(feed, entity_name, suffix)
-                cur.execute("select to_regclass(%s) is not null", (f'raw."{name}"',))
-                if cur.fetchone()[0]:
-                    cur.execute(f'create index if not exists "{name}_file" on raw."{name}" (_file_sha256)')
+                cur.execute("select relpersistence from pg_class where oid = to_regclass(%s)", (f'raw."{name}"',))
+                found = cur.fetchone()
+                if found is None:
+                    continue
+                if found[0] == "p":
+                    # Stage tables are rebuilt by every run: write-ahead logging them buys nothing.
+                    cur.execute(f'alter table raw."{name}" set unlogged')
+                cur.execute(f'create index if not exists "{name}_file" on raw."{name}" (_file_sha256)')
 
     # ---- per file -----------------------------------------------------------------------------------------
     def _stage_tables(self, feed: Feed, entity_name: str, todo: list[FileState], run_id: str):
@@ -327,6 +341,7 @@ class Loader:
         )  # fmt: skip
         state.load = load
         state.reason_counts = {}
+        state.key_hashes = []
         ctx = FileContext(
             feed=feed.feed, entity=entity_name, client_id=landed.client_id, file_name=landed.name,
             file_sha256=state.sha256, file_date=landed.file_date, file_seq=landed.seq, run_id=run_id,
@@ -379,6 +394,7 @@ class Loader:
                     for reason, count in outputs.reason_counts.items():
                         state.reason_counts[reason] = state.reason_counts.get(reason, 0) + count
                     if outputs.raw is not None:
+                        state.key_hashes.append(_key_hashes(outputs.raw, entity.business_key))
                         yield raw_name, outputs.raw
                         if self.tee is not None:
                             self.tee.write(state.sha256, entity_name, "raw", outputs.raw)
@@ -447,6 +463,12 @@ class Loader:
         if row is None:
             return None
         return row[0] - timedelta(hours=entity.incremental.lookback_hours)
+
+
+def _key_hashes(table: pa.Table, key: list[str]) -> np.ndarray:
+    columns = [table.column(name).to_pylist() for name in key]
+    rows = columns[0] if len(columns) == 1 else zip(*columns, strict=True)
+    return np.fromiter(map(hash, rows), dtype=np.int64, count=table.num_rows)
 
 
 def _progress():

@@ -41,6 +41,7 @@ class PromoteRequest:
     watermark_column: str | None = None
     drift: dict | None = None
     use_stage: bool = True
+    unique_keys: bool = False  # the loader saw no business key twice in this file
 
 
 def _columns(cur, schema: str, table: str) -> list[tuple[str, str]]:
@@ -71,9 +72,6 @@ def _ensure_target(cur, stage: str, schema: str, table: str, key: list[str] | No
                 sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in stage_cols),
             )
         )
-        cur.execute(
-            sql.SQL("create index on {}.{} (_file_sha256)").format(sql.Identifier(schema), sql.Identifier(table))
-        )
     else:
         for column, column_type in stage_cols:
             if column not in existing:
@@ -87,15 +85,19 @@ def _ensure_target(cur, stage: str, schema: str, table: str, key: list[str] | No
                 )
     if key:
         # The upsert needs it; tables from before it existed get it here (a no-op when present).
-        cur.execute(
-            sql.SQL("create unique index if not exists {} on {}.{} ({})").format(
-                sql.Identifier(f"{table[:50]}__key"),
-                sql.Identifier(schema),
-                sql.Identifier(table),
-                sql.SQL(", ").join(map(sql.Identifier, key)),
-            )
-        )
+        _create_key_index(cur, schema, table, key)
     return [c for c, _ in stage_cols]
+
+
+def _create_key_index(cur, schema: str, table: str, key: list[str]) -> None:
+    cur.execute(
+        sql.SQL("create unique index if not exists {} on {}.{} ({})").format(
+            sql.Identifier(f"{table[:50]}__key"),
+            sql.Identifier(schema),
+            sql.Identifier(table),
+            sql.SQL(", ").join(map(sql.Identifier, key)),
+        )
+    )
 
 
 def _table_exists(cur, schema: str, table: str) -> bool:
@@ -118,15 +120,34 @@ def _merge(cur, req: PromoteRequest, suffix: str) -> None:
     key_list = sql.SQL(", ").join(map(ident, key))
     order = ([req.watermark_column] if req.watermark_column and suffix == "" else []) + list(ORDER)
     order_desc = sql.SQL(", ").join(sql.SQL("{} desc nulls last").format(ident(c)) for c in order)
-    # Within the file the last version of a key wins (documented: duplicate keys, latest wins).
-    incoming = sql.SQL(
-        "select distinct on ({key}) {cols} from raw.{stage} "
-        "where _file_sha256 = %s and _load_nonce = %s order by {key}, {order}"
-    ).format(key=key_list, cols=cols, stage=ident(stage), order=order_desc)
+    if req.unique_keys:
+        incoming = sql.SQL("select {cols} from raw.{stage} where _file_sha256 = %s and _load_nonce = %s").format(
+            cols=cols, stage=ident(stage)
+        )
+    else:
+        # Within the file the last version of a key wins (documented: duplicate keys, latest wins).
+        incoming = sql.SQL(
+            "select distinct on ({key}) {cols} from raw.{stage} "
+            "where _file_sha256 = %s and _load_nonce = %s order by {key}, {order}"
+        ).format(key=key_list, cols=cols, stage=ident(stage), order=order_desc)
     params = (req.load.file_sha256, req.load_nonce)
     if feed.entities[req.entity_name].incremental.mode == "reference":
         # Reference data: the newest file is the whole truth for its client.
         cur.execute(sql.SQL("delete from raw.{} where _client_id = %s").format(ident(target)), (req.load.client_id,))
+        cur.execute(sql.SQL("insert into raw.{} ({}) ").format(ident(target), cols) + incoming, params)
+        return
+    cur.execute(sql.SQL("select exists (select 1 from raw.{})").format(ident(target)))
+    if not cur.fetchone()[0]:
+        # An empty table (a first load): bulk-load it, then build the key index once; inserting into
+        # the index row by row costs several times more. Transactional DDL: a rollback restores it.
+        cur.execute(sql.SQL("drop index raw.{}").format(ident(f"{target[:50]}__key")))
+        cur.execute(sql.SQL("insert into raw.{} ({}) ").format(ident(target), cols) + incoming, params)
+        _create_key_index(cur, "raw", target, key)
+        return
+    cur.execute(sql.SQL("select exists (select 1 from raw.{} where _client_id = %s)").format(ident(target)),
+                (req.load.client_id,))  # fmt: skip
+    if not cur.fetchone()[0]:
+        # Nothing of this client yet (a new client): nothing to conflict with.
         cur.execute(sql.SQL("insert into raw.{} ({}) ").format(ident(target), cols) + incoming, params)
         return
     # One upsert on the unique business key; across files the newer version wins, so a backfilled
@@ -241,6 +262,7 @@ def promote(conn: psycopg2.extensions.connection, req: PromoteRequest) -> None:
     try:
         with conn.cursor() as cur:
             cur.execute("set local lock_timeout = '30s'")
+            cur.execute("set local work_mem = '256MB'")  # the in-file dedupe sorts; keep it off disk
             if not req.held:
                 _merge(cur, req, "")
                 if has_calculated(req.entity):

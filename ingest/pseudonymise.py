@@ -71,21 +71,26 @@ def has_calculated(entity: Entity) -> bool:
     return any(c.pii is PiiClass.birth_date for c in entity.columns)
 
 
+def _constant(value: object, type_: pa.DataType, n: int) -> pa.Array:
+    # Filled in C++: building n Python objects first costs more than all of validation.
+    return pa.nulls(n, type_).fill_null(pa.scalar(value, type_)) if value is not None else pa.nulls(n, type_)
+
+
 def lineage(ctx: FileContext, lines: np.ndarray) -> dict[str, pa.Array]:
     n = len(lines)
     line_text = pa.array(lines).cast(pa.string())
     return {
         "_record_id": pc.binary_join_element_wise(ctx.file_sha256[:16], line_text, "-"),
-        "_source_file": pa.array(np.full(n, ctx.file_name, dtype=object), pa.string()),
+        "_source_file": _constant(ctx.file_name, pa.string(), n),
         "_source_line": pa.array(lines, pa.int64()),
-        "_file_sha256": pa.array(np.full(n, ctx.file_sha256, dtype=object), pa.string()),
-        "_client_id": pa.array(np.full(n, ctx.client_id, dtype=object), pa.string()),
-        "_file_date": pa.array([ctx.file_date] * n, pa.date32()),
-        "_file_seq": pa.array(np.full(n, ctx.file_seq), pa.int32()),
-        "_run_id": pa.array(np.full(n, ctx.run_id, dtype=object), pa.string()),
-        "_ingested_at": pa.array([ctx.ingested_at] * n, pa.timestamp("us", tz="UTC")),
-        "_pseudonym_key_id": pa.array(np.full(n, ctx.key.key_id, dtype=object), pa.string()),
-        "_load_nonce": pa.array(np.full(n, ctx.load_nonce, dtype=object), pa.string()),
+        "_file_sha256": _constant(ctx.file_sha256, pa.string(), n),
+        "_client_id": _constant(ctx.client_id, pa.string(), n),
+        "_file_date": _constant(ctx.file_date, pa.date32(), n),
+        "_file_seq": _constant(ctx.file_seq, pa.int32(), n),
+        "_run_id": _constant(ctx.run_id, pa.string(), n),
+        "_ingested_at": _constant(ctx.ingested_at, pa.timestamp("us", tz="UTC"), n),
+        "_pseudonym_key_id": _constant(ctx.key.key_id, pa.string(), n),
+        "_load_nonce": _constant(ctx.load_nonce, pa.string(), n),
     }
 
 

@@ -123,11 +123,12 @@ def key_init() -> None:
 @bench_app.command("ingest")
 def bench_ingest_command(
     rows: int = typer.Option(1_000_000, "--rows", min=1000, help="Rows in the generated file."),
+    pandas: bool = typer.Option(True, "--pandas/--no-pandas", help="Run the (slow) pandas baseline."),
 ) -> None:
     """Full ingest path vs a bare COPY vs pandas read_csv + to_sql, on the same generated file."""
     from ingest.bench import bench_ingest, format_results
 
-    results = bench_ingest(rows, log=_say)
+    results = bench_ingest(rows, pandas=pandas, log=_say)
     typer.echo(format_results(results, rows))
 
 

@@ -41,6 +41,12 @@ log_connections = on
 log_disconnections = on
 log_statement = 'ddl'
 log_line_prefix = '%m [%p] role=%u db=%d app=%a client=%h '
+# Sized for bulk loads on a workstation: index pages of a million-row load stay in memory, and
+# checkpoints do not fire every few seconds while a large file is promoted.
+shared_buffers = '{shared_buffers}'
+maintenance_work_mem = '256MB'
+max_wal_size = '4GB'
+checkpoint_completion_target = 0.9
 # Statements and error details can carry data values; keep them out of the log.
 log_min_error_statement = panic
 log_error_verbosity = terse
@@ -156,7 +162,10 @@ class EmbeddedServer:
         if not current.initialised:
             self._initdb(log)
         port = self._choose_port(log)
-        (self.pgdata / "warehouse.conf").write_text(SETTINGS_TEMPLATE.format(host=HOST, port=port))
+        settings = SETTINGS_TEMPLATE.format(
+            host=HOST, port=port, shared_buffers=os.environ.get("WAREHOUSE_DB_SHARED_BUFFERS", "1GB")
+        )
+        (self.pgdata / "warehouse.conf").write_text(settings)
         self._chown_to_system_user(self.pgdata / "warehouse.conf")
         self._prepare_log()
         result = self._pg_ctl(["-w", "-t", "30", "-l", str(self.state.pg_log), "start"], check=False)

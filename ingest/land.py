@@ -21,6 +21,10 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("SCHEMA__NAMING", "direct")  # keep our table and column names exactly
 # Load packages are transient files on local disk; gzip would cost more CPU than it saves I/O.
 os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")
+# Rotate extracted files every 200k rows so normalize and load work on bounded pieces (flat memory
+# as files grow), and normalize them on both cores.
+os.environ.setdefault("DATA_WRITER__FILE_MAX_ITEMS", "200000")
+os.environ.setdefault("NORMALIZE__WORKERS", "2")
 
 import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed

@@ -16,7 +16,7 @@ from ingest.generate import bad_rows as bad
 from ingest.generate.names import LAST_NAMES, NICKNAMES
 from ingest.generate.people import CLIENTS, Person, format_phone, random_email, random_phone, random_zip
 from ingest.generate.randomness import Rng, Weighted
-from ingest.generate.writers import CsvFile, FileKind, Landing
+from ingest.generate.writers import FileKind, Landing
 
 FEED = "member_roster"
 ENTITY = "members"
@@ -91,12 +91,7 @@ class MemberRoster:
     def __init__(self, seed: int, landing: Landing, dates: Sequence[date]) -> None:
         self.seed = seed
         self.dates = tuple(dates)
-        self.files: dict[tuple[str, int, int], CsvFile] = {
-            (client, d, seq): landing.csv_file(KIND, client, day, seq)
-            for client in CLIENTS
-            for d, day in enumerate(self.dates)
-            for seq in range(1, FILES_PER_DAY + 1)
-        }
+        self.files = landing.daily_csv_files(KIND, CLIENTS, self.dates, FILES_PER_DAY)
         self.injector = injector(seed)
 
     def write_chunk(self, people: Sequence[Person], chunk: int) -> None:

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from ingest.generate import bad_rows as bad
 from ingest.generate.people import CLIENTS, Person, iso_ts, later_ts
 from ingest.generate.randomness import Rng, Weighted
-from ingest.generate.writers import CsvFile, FileKind, Landing
+from ingest.generate.writers import FileKind, Landing
 
 FEED = "patient_visits"
 ENTITY = "visits"
@@ -64,12 +64,7 @@ class PatientVisits:
     def __init__(self, seed: int, landing: Landing, dates: Sequence[date]) -> None:
         self.seed = seed
         self.dates = tuple(dates)
-        self.files: dict[tuple[str, int, int], CsvFile] = {
-            (client, d, seq): landing.csv_file(KIND, client, day, seq)
-            for client in CLIENTS
-            for d, day in enumerate(self.dates)
-            for seq in range(1, FILES_PER_DAY + 1)
-        }
+        self.files = landing.daily_csv_files(KIND, CLIENTS, self.dates, FILES_PER_DAY)
         self.injector = injector(seed)
         self._next_id = 0
 

@@ -185,6 +185,17 @@ class Landing:
         self.files[relative] = file
         return file
 
+    def daily_csv_files(
+        self, kind: FileKind, clients: Sequence[str], dates: Sequence[date], per_day: int
+    ) -> dict[tuple[str, int, int], CsvFile]:
+        """Files numbered _1.._per_day for every client and day, keyed (client, day index, seq)."""
+        return {
+            (client, d, seq): self.csv_file(kind, client, day, seq)
+            for client in clients
+            for d, day in enumerate(dates)
+            for seq in range(1, per_day + 1)
+        }
+
     def ndjson_file(self, feed: str, entity: str, client: str, day: date) -> NdjsonFile:
         relative = f"{feed}/{entity}/{client}_{day.isoformat()}.ndjson"
         file = NdjsonFile(self.out / relative, relative)

@@ -56,6 +56,9 @@ class IngestOptions:
     retry_seconds: float = field(default_factory=lambda: float(os.environ.get("WAREHOUSE_INGEST_RETRY_SECONDS", "60")))
 
 
+MAX_TRACKED_KEYS = 1_000_000  # 8 MB of key hashes per file at most
+
+
 @dataclass
 class FileState:
     landed: LandedFile
@@ -64,9 +67,19 @@ class FileState:
     held: bool = False
     drift: dict | None = None
     unreadable: bool = False  # held as a whole before or while reading: stage rows of it are void
-    key_hashes: list[np.ndarray] = field(default_factory=list)  # to learn whether any key repeats
+    key_hashes: list[np.ndarray] | None = field(default_factory=list)  # whether any key repeats
 
-    def keys_unique(self) -> bool:
+    def track_keys(self, hashes: np.ndarray) -> None:
+        if self.key_hashes is None:
+            return
+        self.key_hashes.append(hashes)
+        if sum(len(h) for h in self.key_hashes) > MAX_TRACKED_KEYS:
+            self.key_hashes = None  # memory stays flat: the database answers for big files
+
+    def keys_unique(self) -> bool | None:
+        """True/False when known; None for files too big to track here."""
+        if self.key_hashes is None:
+            return None
         if not self.key_hashes:
             return True
         hashes = np.concatenate(self.key_hashes)
@@ -394,7 +407,7 @@ class Loader:
                     for reason, count in outputs.reason_counts.items():
                         state.reason_counts[reason] = state.reason_counts.get(reason, 0) + count
                     if outputs.raw is not None:
-                        state.key_hashes.append(_key_hashes(outputs.raw, entity.business_key))
+                        state.track_keys(_key_hashes(outputs.raw, entity.business_key))
                         yield raw_name, outputs.raw
                         if self.tee is not None:
                             self.tee.write(state.sha256, entity_name, "raw", outputs.raw)

@@ -41,7 +41,7 @@ class PromoteRequest:
     watermark_column: str | None = None
     drift: dict | None = None
     use_stage: bool = True
-    unique_keys: bool = False  # the loader saw no business key twice in this file
+    unique_keys: bool | None = False  # the loader saw no key twice in this file; None: not tracked
 
 
 def _columns(cur, schema: str, table: str) -> list[tuple[str, str]]:
@@ -120,7 +120,17 @@ def _merge(cur, req: PromoteRequest, suffix: str) -> None:
     key_list = sql.SQL(", ").join(map(ident, key))
     order = ([req.watermark_column] if req.watermark_column and suffix == "" else []) + list(ORDER)
     order_desc = sql.SQL(", ").join(sql.SQL("{} desc nulls last").format(ident(c)) for c in order)
-    if req.unique_keys:
+    unique = req.unique_keys
+    if unique is None:
+        cur.execute(
+            sql.SQL(
+                "select not exists (select 1 from raw.{stage} where _file_sha256 = %s and _load_nonce = %s "
+                "group by {key} having count(*) > 1)"
+            ).format(stage=ident(stage), key=key_list),
+            (req.load.file_sha256, req.load_nonce),
+        )
+        unique = cur.fetchone()[0]
+    if unique:
         incoming = sql.SQL("select {cols} from raw.{stage} where _file_sha256 = %s and _load_nonce = %s").format(
             cols=cols, stage=ident(stage)
         )

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from ingest.config import Entity, FileFormat
 
-BLOCK_SIZE = 16 << 20  # a single field may be megabytes long; pyarrow needs a row to fit one block
+BLOCK_SIZE = 4 << 20  # a row must fit one block (pyarrow); larger blocks cost memory per batch
 NDJSON_BATCH = 50_000
 
 

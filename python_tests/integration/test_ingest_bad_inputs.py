@@ -339,3 +339,21 @@ def test_dry_run_reports_and_writes_nothing(ingest_env):
     assert env.query("select to_regclass(%s)", f'raw."{env.feed}__people"') == [(None,)]
     assert env.query("select count(*) from audit.file_loads where feed = %s", env.feed) == [(0,)]
     assert only_file(env.ingest(feed=env.feed, client="acme")).status == "loaded"
+
+
+@pytest.mark.parametrize("tracked", [True, False], ids=["keys-tracked", "keys-too-many-to-track"])
+def test_duplicate_keys_are_resolved_whether_or_not_the_loader_tracked_them(ingest_env, monkeypatch, tracked):
+    """Big files are not tracked in memory; the database then finds the duplicates itself."""
+    import ingest.loader
+
+    if not tracked:
+        monkeypatch.setattr(ingest.loader, "MAX_TRACKED_KEYS", 1)
+    env = ingest_env
+    env.write_feed()
+    env.land(FILE, "\n".join([HEADER, row("P1", height="170"), row("P2"), row("P1", height="175")]) + "\n")
+    env.ingest()
+    heights = {r["_source_line"]: r["height_cm"] for r in env.table("raw")}
+    assert heights == {3: 170.0, 4: 175.0}
+    env.land("acme_2026-11-21.csv", "\n".join([HEADER, row("P2", height="160"), row("P3")]) + "\n")
+    env.ingest()
+    assert sorted(r["height_cm"] for r in env.table("raw")) == [160.0, 170.0, 175.0]

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from ingest.generate import bad_rows as bad
+from ingest.generate.daily_feed import DailyCsvFeed
 from ingest.generate.names import LAST_NAMES, NICKNAMES
-from ingest.generate.people import CLIENTS, Person, format_phone, random_email, random_phone, random_zip
+from ingest.generate.people import Person, format_phone, random_email, random_phone, random_zip
 from ingest.generate.randomness import Rng, Weighted
 from ingest.generate.writers import FileKind, Landing
 
@@ -87,25 +88,15 @@ def injector(seed: int) -> bad.Injector:
     )
 
 
-class MemberRoster:
+class MemberRoster(DailyCsvFeed):
     def __init__(self, seed: int, landing: Landing, dates: Sequence[date]) -> None:
-        self.seed = seed
-        self.dates = tuple(dates)
-        self.files = landing.daily_csv_files(KIND, CLIENTS, self.dates, FILES_PER_DAY)
-        self.injector = injector(seed)
+        super().__init__(seed, landing, dates, KIND, FILES_PER_DAY, injector(seed))
 
     def write_chunk(self, people: Sequence[Person], chunk: int) -> None:
         rng = Rng(f"{self.seed}:{FEED}:{chunk}")
         for person in people:
             if person.in_roster:
                 self._member(person, rng)
-
-    def _emit(self, person: Person, d: int, seq: int, row: list[str]) -> None:
-        file = self.files[(person.client, d, seq)]
-        duplicate = self.injector.process(row, file, self.dates[d], person)
-        file.write(row)
-        if duplicate is not None:
-            file.write_later(duplicate)
 
     def _member(self, person: Person, rng: random.Random) -> None:
         first = person.first_name

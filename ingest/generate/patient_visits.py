@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from ingest.generate import bad_rows as bad
-from ingest.generate.people import CLIENTS, Person, iso_ts, later_ts
+from ingest.generate.daily_feed import DailyCsvFeed
+from ingest.generate.people import Person, iso_ts, later_ts
 from ingest.generate.randomness import Rng, Weighted
 from ingest.generate.writers import FileKind, Landing
 
@@ -60,12 +61,9 @@ def injector(seed: int) -> bad.Injector:
     )
 
 
-class PatientVisits:
+class PatientVisits(DailyCsvFeed):
     def __init__(self, seed: int, landing: Landing, dates: Sequence[date]) -> None:
-        self.seed = seed
-        self.dates = tuple(dates)
-        self.files = landing.daily_csv_files(KIND, CLIENTS, self.dates, FILES_PER_DAY)
-        self.injector = injector(seed)
+        super().__init__(seed, landing, dates, KIND, FILES_PER_DAY, injector(seed))
         self._next_id = 0
 
     def write_chunk(self, people: Sequence[Person], chunk: int) -> None:
@@ -73,13 +71,6 @@ class PatientVisits:
         for person in people:
             if person.in_clinic:
                 self._person(person, rng)
-
-    def _emit(self, person: Person, d: int, seq: int, row: list[str]) -> None:
-        file = self.files[(person.client, d, seq)]
-        duplicate = self.injector.process(row, file, self.dates[d], person)
-        file.write(row)
-        if duplicate is not None:
-            file.write_later(duplicate)
 
     def _person(self, person: Person, rng: random.Random) -> None:
         for d in range(person.first_day, len(self.dates)):

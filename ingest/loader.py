@@ -518,8 +518,12 @@ def _one_line(exc: BaseException) -> str:
     if diag is not None and diag.message_primary:
         # The primary message only: a DETAIL line can quote the offending row's values.
         return f"{type(root).__name__}: {diag.message_primary[:200]}"
-    text = str(root).strip().splitlines()
-    return f"{type(root).__name__}: {text[0][:200]}" if text else type(root).__name__
+    if isinstance(root, (psycopg2.Error, OSError, ConnectionError, TimeoutError, WarehouseError)):
+        # Connection, file-system and our own messages name hosts, paths and causes, never row values.
+        text = str(root).strip().splitlines()
+        return f"{type(root).__name__}: {text[0][:200]}" if text else type(root).__name__
+    # Anything else (a parser, a compute kernel) may quote the value it choked on.
+    return f"{type(root).__name__} (message withheld: it may quote data)"
 
 
 def _describe(feed: str, entity: str, load: audit.FileLoad) -> str:

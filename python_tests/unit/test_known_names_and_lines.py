@@ -51,3 +51,17 @@ def test_record_numbers_skip_the_rows_the_parser_dropped():
     assert _good_row_lines(0, 3, bad).tolist() == [2, 4, 5]
     assert _good_row_lines(3, 2, bad).tolist() == [7, 8]
     assert np.array_equal(_good_row_lines(0, 3, []), np.array([2, 3, 4]))
+
+
+def test_error_lines_never_quote_data_from_unknown_exceptions():
+    from ingest.loader import _one_line
+
+    try:
+        try:
+            raise ValueError("could not convert 'Anna Smith' to float")
+        except ValueError as inner:
+            raise RuntimeError("pipeline step failed") from inner
+    except RuntimeError as outer:
+        line = _one_line(outer)
+    assert "Anna" not in line and line.startswith("ValueError")
+    assert "refused" in _one_line(ConnectionRefusedError("connection refused"))

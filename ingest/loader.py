@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from ingest import audit
 from ingest.config import Feed, load_feeds
-from ingest.land import PipelineStepFailed, StageFiles, load_stage, stage_pipeline
+from ingest.land import PipelineStepFailed, load_stage, stage_pipeline
 from ingest.landing import LandedFile, default_landing_root, list_files, open_file, sha256_of
 from ingest.parquet_output import ParquetTee, publish
 from ingest.pii.keys import PseudonymKey, load_key
@@ -271,25 +271,13 @@ class Loader:
         if not todo:
             return loads
         parquet_output = feed.parquet_output or self.options.parquet_output
+        self.tee = ParquetTee(self._dlt_dir() / "parquet_tee" / self.load_nonce) if parquet_output else None
         pipeline = stage_pipeline(f"ingest_{feed.feed}__{entity_name}", self.target.role("loader"), self._dlt_dir())
         staged_at = time.monotonic()
-        stage_files = StageFiles(self._dlt_dir() / "stage_files" / self.load_nonce / f"{feed.feed}__{entity_name}")
-
-        def stage() -> None:
-            # From scratch on every attempt: a retry must not append to what a failed attempt wrote.
-            stage_files.discard()
-            if self.tee is not None:
-                self.tee.discard_all()
-            self.tee = ParquetTee(self._dlt_dir() / "parquet_tee" / self.load_nonce) if parquet_output else None
-            for state in todo:
-                for table_name, table in self._process_file(feed, entity_name, state, run_id):
-                    stage_files.write(table_name, table)
-            load_stage(pipeline, stage_files.close())
-
-        try:
-            self._retry(f"loading {feed.feed}/{entity_name} through dlt", stage)
-        finally:
-            stage_files.discard()
+        self._retry(
+            f"loading {feed.feed}/{entity_name} through dlt",
+            lambda: load_stage(pipeline, self._stage_tables(feed, entity_name, todo, run_id)),
+        )
         self._index_stage(feed, entity_name)
         promoted_at = time.monotonic()
         entity = feed.entities[entity_name]
@@ -352,6 +340,10 @@ class Loader:
                 cur.execute(f'create index if not exists "{name}_file" on raw."{name}" (_file_sha256)')
 
     # ---- per file -----------------------------------------------------------------------------------------
+    def _stage_tables(self, feed: Feed, entity_name: str, todo: list[FileState], run_id: str):
+        for state in todo:
+            yield from self._process_file(feed, entity_name, state, run_id)
+
     def _process_file(self, feed: Feed, entity_name: str, state: FileState, run_id: str) -> Iterator:
         landed = state.landed
         entity = feed.entities[entity_name]

@@ -271,13 +271,17 @@ class Loader:
         if not todo:
             return loads
         parquet_output = feed.parquet_output or self.options.parquet_output
-        self.tee = ParquetTee(self._dlt_dir() / "parquet_tee" / self.load_nonce) if parquet_output else None
         pipeline = stage_pipeline(f"ingest_{feed.feed}__{entity_name}", self.target.role("loader"), self._dlt_dir())
         staged_at = time.monotonic()
-        self._retry(
-            f"loading {feed.feed}/{entity_name} through dlt",
-            lambda: load_stage(pipeline, self._stage_tables(feed, entity_name, todo, run_id)),
-        )
+
+        def stage() -> None:
+            # A retry processes the files again: the Parquet tee starts from scratch with it.
+            if self.tee is not None:
+                self.tee.discard_all()
+            self.tee = ParquetTee(self._dlt_dir() / "parquet_tee" / self.load_nonce) if parquet_output else None
+            load_stage(pipeline, self._stage_tables(feed, entity_name, todo, run_id))
+
+        self._retry(f"loading {feed.feed}/{entity_name} through dlt", stage)
         self._index_stage(feed, entity_name)
         promoted_at = time.monotonic()
         entity = feed.entities[entity_name]

@@ -49,6 +49,11 @@ class ParquetTee:
         self.close(file_sha)
         shutil.rmtree(self.folder / file_sha, ignore_errors=True)
 
+    def discard_all(self) -> None:
+        for key in list(self._writers):
+            self._writers.pop(key).close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
 
 def publish(
     *, bucket_url: str, feed: str, file_sha: str, file_date: date, parts: list[Path], pipelines_dir: Path

@@ -141,24 +141,25 @@ def _merge(cur, req: PromoteRequest, suffix: str) -> None:
             "where _file_sha256 = %s and _load_nonce = %s order by {key}, {order}"
         ).format(key=key_list, cols=cols, stage=ident(stage), order=order_desc)
     params = (req.load.file_sha256, req.load_nonce)
+    plain_insert = sql.SQL("insert into raw.{} ({}) ").format(ident(target), cols) + incoming
     if feed.entities[req.entity_name].incremental.mode == "reference":
         # Reference data: the newest file is the whole truth for its client.
         cur.execute(sql.SQL("delete from raw.{} where _client_id = %s").format(ident(target)), (req.load.client_id,))
-        cur.execute(sql.SQL("insert into raw.{} ({}) ").format(ident(target), cols) + incoming, params)
+        cur.execute(plain_insert, params)
         return
     cur.execute(sql.SQL("select exists (select 1 from raw.{})").format(ident(target)))
     if not cur.fetchone()[0]:
         # An empty table (a first load): bulk-load it, then build the key index once; inserting into
         # the index row by row costs several times more. Transactional DDL: a rollback restores it.
         cur.execute(sql.SQL("drop index raw.{}").format(ident(f"{target[:50]}__key")))
-        cur.execute(sql.SQL("insert into raw.{} ({}) ").format(ident(target), cols) + incoming, params)
+        cur.execute(plain_insert, params)
         _create_key_index(cur, "raw", target, key)
         return
     cur.execute(sql.SQL("select exists (select 1 from raw.{} where _client_id = %s)").format(ident(target)),
                 (req.load.client_id,))  # fmt: skip
     if not cur.fetchone()[0]:
         # Nothing of this client yet (a new client): nothing to conflict with.
-        cur.execute(sql.SQL("insert into raw.{} ({}) ").format(ident(target), cols) + incoming, params)
+        cur.execute(plain_insert, params)
         return
     # One upsert on the unique business key; across files the newer version wins, so a backfilled
     # older file never overwrites what a newer file already loaded.

@@ -21,9 +21,12 @@ from ingest.pii.keys import PseudonymKey
 from ingest.pii.known_names import KnownNames
 from ingest.pii.tokens import tokenise
 from ingest.pii.zip3 import zip3
-from ingest.validate import ARROW_TYPES, Validated, event_dates
+from ingest.validate import Validated, event_dates
 
-REDACTED = "[REDACTED]"
+
+def redaction_marker(detector: str) -> str:
+    """The marker that replaces a value, naming what was found (same form as ingest.pii.detect)."""
+    return f"[REDACTED:{detector}]"
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def _protect(entity: Entity, validated: Validated, ctx: FileContext, hits: dict[
             redacted = detect.redact(text)
             if names:
                 own_name = detect.scan_row_names(text, names)
-                redacted = pc.if_else(own_name, pa.scalar(f"{REDACTED[:-1]}:own_name]", pa.string()), redacted)
+                redacted = pc.if_else(own_name, pa.scalar(redaction_marker("own_name"), pa.string()), redacted)
             typed[column.name] = ctx.names.redact(redacted)
         elif column.pii is PiiClass.none:
             value = validated.typed[column.name]
@@ -220,4 +223,4 @@ def empty_quarantine(entity: Entity, ctx: FileContext, lines: np.ndarray, reason
     return pa.table(data)
 
 
-__all__ = ["ARROW_TYPES", "FileContext", "Outputs", "empty_quarantine", "pseudonymise"]
+__all__ = ["FileContext", "Outputs", "empty_quarantine", "pseudonymise"]

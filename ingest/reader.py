@@ -103,9 +103,6 @@ class FileReader:
             )
         return {h: i for i, h in enumerate(header)}
 
-    def _empty_columns(self, n: int) -> dict[str, pa.Array]:
-        return {c.name: pa.nulls(n, pa.string()) for c in self.entity.columns}
-
     # ---- csv / tsv ---------------------------------------------------------------------------------------
     def _csv(self) -> Iterator[Batch]:
         head = self.handle.read(BLOCK_SIZE)

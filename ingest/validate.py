@@ -26,14 +26,6 @@ DEFAULT_TIMESTAMP_FORMATS = (
     "%Y-%m-%d %H:%M",
     "%Y-%m-%d",
 )
-ARROW_TYPES = {
-    ColumnType.string: pa.string(),
-    ColumnType.integer: pa.int64(),
-    ColumnType.decimal: pa.float64(),
-    ColumnType.date: pa.date32(),
-    ColumnType.timestamp: pa.timestamp("us"),
-    ColumnType.boolean: pa.bool_(),
-}
 
 
 @dataclass

@@ -307,12 +307,8 @@ class EmbeddedServer:
 
     def _make_traversable(self, path: Path) -> None:
         """Let the system user reach `path`: add o+x (not read) on every parent folder."""
-        if not self._run_as:
-            return
-        for parent in path.resolve().parents:
-            mode = stat.S_IMODE(parent.stat().st_mode)
-            if not mode & stat.S_IXOTH:
-                parent.chmod(mode | stat.S_IXOTH)
+        if self._run_as:
+            _add_traverse_to_parents(path)
 
 
 def _first_error_line(text: str) -> str:
@@ -356,8 +352,12 @@ def _ensure_binaries_usable() -> None:
             except OSError as exc:
                 if exc.errno != errno.ENOENT:
                     raise
-    for parent in root.resolve().parents:
+    _add_traverse_to_parents(root)
+    marker.touch()
+
+
+def _add_traverse_to_parents(path: Path) -> None:
+    for parent in path.resolve().parents:
         mode = stat.S_IMODE(parent.stat().st_mode)
         if not mode & stat.S_IXOTH:
             parent.chmod(mode | stat.S_IXOTH)
-    marker.touch()

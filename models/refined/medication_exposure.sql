@@ -1,0 +1,75 @@
+-- Prescriptions and dispensings from every clinical feed. The clinic codes drugs by FDA product
+-- NDC (joins drug_product), Synthea by RxNorm; the code system says which.
+with
+
+crosswalk as (
+
+    select * from {{ ref('patient_crosswalk') }}
+
+),
+
+clinic as (
+
+    select
+        md5('clinic_emr:' || medications._client_id || ':' || medications.medication_id) as medication_exposure_key,
+        crosswalk.patient_key,
+        md5('clinic_emr:' || medications._client_id || ':' || medications.encounter_id) as encounter_key,
+        'clinic_emr' as feed,
+        medications._client_id as client_id,
+        'NDC' as drug_code_system,
+        medications.product_ndc as drug_code,
+        null::text as drug_description,
+        medications.start_date,
+        medications.end_date,
+        medications.dose_text,
+        null::numeric(14, 2) as total_cost,
+        medications._record_id,
+        medications._ingested_at
+    from {{ ref('stg_clinic_emr__medications') }} as medications
+    inner join crosswalk
+        on
+            crosswalk.feed = 'clinic_emr'
+            and medications._client_id = crosswalk.client_id
+            and medications.patient_mrn_token = crosswalk.source_key
+
+),
+
+synthea as (
+
+    select
+        md5(
+            'synthea:' || medications._client_id || ':' || medications.started_at::text || ':'
+            || medications.synthea_patient_token || ':' || medications.encounter_token || ':'
+            || medications.rxnorm_code
+        ) as medication_exposure_key,
+        crosswalk.patient_key,
+        md5('synthea:' || medications._client_id || ':' || medications.encounter_token) as encounter_key,
+        'synthea' as feed,
+        medications._client_id as client_id,
+        'RXNORM' as drug_code_system,
+        medications.rxnorm_code as drug_code,
+        medications.description as drug_description,
+        medications.started_at::date as start_date,
+        medications.stopped_at::date as end_date,
+        null::text as dose_text,
+        medications.total_cost,
+        medications._record_id,
+        medications._ingested_at
+    from {{ ref('stg_synthea__medications') }} as medications
+    inner join crosswalk
+        on
+            crosswalk.feed = 'synthea'
+            and medications._client_id = crosswalk.client_id
+            and medications.synthea_patient_token = crosswalk.source_key
+
+),
+
+final as (
+
+    select * from clinic
+    union all
+    select * from synthea
+
+)
+
+select * from final

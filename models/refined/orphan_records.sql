@@ -1,0 +1,68 @@
+-- Event records whose person the linkage does not know: the patient was not sent, did not consent
+-- (the loader's whitelist dropped them), or the identifier is wrong. Counted here, per feed,
+-- entity and client, rather than silently dropped from the refined models.
+{%- set sources = [
+    ('stg_clinic_emr__encounters', 'clinic_emr', 'encounters', 'patient_mrn_token'),
+    ('stg_clinic_emr__observations', 'clinic_emr', 'observations', 'patient_mrn_token'),
+    ('stg_clinic_emr__medications', 'clinic_emr', 'medications', 'patient_mrn_token'),
+    ('stg_clinic_emr__conditions', 'clinic_emr', 'conditions', 'patient_mrn_token'),
+    ('stg_patient_visits__visits', 'patient_visits', 'visits', 'patient_mrn_token'),
+    ('stg_vitals__readings', 'vitals', 'readings', 'patient_mrn_token'),
+    ('stg_synthea__encounters', 'synthea', 'encounters', 'synthea_patient_token'),
+    ('stg_synthea__observations', 'synthea', 'observations', 'synthea_patient_token'),
+    ('stg_synthea__medications', 'synthea', 'medications', 'synthea_patient_token'),
+    ('stg_synthea__conditions', 'synthea', 'conditions', 'synthea_patient_token'),
+] %}
+
+with
+
+-- the person-bearing feed each event feed links through
+crosswalk as (
+
+    select
+        case when feed = 'synthea' then 'synthea' else 'clinic_emr' end as link_feed,
+        client_id,
+        source_key
+    from {{ ref('patient_crosswalk') }}
+    where feed in ('clinic_emr', 'synthea')
+
+),
+
+unlinked as (
+    {% for model, feed, entity, token in sources %}
+        select
+            '{{ feed }}' as feed,
+            '{{ entity }}' as entity,
+            events._client_id as client_id,
+            events._record_id,
+            events._ingested_at
+        from {{ ref(model) }} as events
+        where
+            not exists (
+                select 1
+                from crosswalk
+                where
+                    crosswalk.link_feed = '{{ "synthea" if feed == "synthea" else "clinic_emr" }}'
+                    and crosswalk.client_id = events._client_id
+                    and crosswalk.source_key = events.{{ token }}
+            )
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+final as (
+
+    select
+        feed,
+        entity,
+        client_id,
+        'no linked patient' as reason,
+        count(*) as record_count,
+        min(_record_id) as example_record_id,
+        max(_ingested_at) as last_ingested_at
+    from unlinked
+    group by feed, entity, client_id
+
+)
+
+select * from final

@@ -1,0 +1,73 @@
+-- One row per person across all feeds: the linked identity with conflict-resolved demographics and
+-- latest body measurements. Which feed won each value is in patient_attribute_resolution.
+with
+
+crosswalk as (
+
+    select * from {{ ref('patient_crosswalk') }}
+
+),
+
+people as (
+
+    select
+        patient_key,
+        bool_or(feed = 'clinic_emr') as has_clinic_record,
+        bool_or(feed = 'member_roster') as has_member_record,
+        bool_or(feed = 'synthea') as has_synthea_record,
+        count(distinct feed) as feed_count,
+        max(match_rule) filter (where match_rule <> 'mrn_exact') as match_rule
+    from crosswalk
+    group by patient_key
+
+),
+
+resolved as (
+
+    select * from {{ ref('patient_attribute_resolution') }}
+
+),
+
+pivoted as (
+
+    select
+        patient_key,
+        max(value_text) filter (where attribute = 'administrative_gender') as administrative_gender,
+        max(value_numeric) filter (where attribute = 'birth_year')::integer as birth_year,
+        max(value_numeric) filter (where attribute = 'age_years')::integer as age_years,
+        max(value_text) filter (where attribute = 'zip3') as zip3,
+        max(value_numeric) filter (where attribute = 'height_cm') as height_cm,
+        max(winning_observed_at) filter (where attribute = 'height_cm') as height_measured_at,
+        max(value_numeric) filter (where attribute = 'weight_kg') as weight_kg,
+        max(winning_observed_at) filter (where attribute = 'weight_kg') as weight_measured_at,
+        bool_or(is_conflict) as has_conflicting_sources
+    from resolved
+    group by patient_key
+
+),
+
+final as (
+
+    select
+        people.patient_key,
+        coalesce(pivoted.administrative_gender, 'unknown') as administrative_gender,
+        pivoted.birth_year,
+        pivoted.age_years,
+        pivoted.zip3,
+        pivoted.height_cm,
+        pivoted.height_measured_at,
+        pivoted.weight_kg,
+        pivoted.weight_measured_at,
+        coalesce(pivoted.has_conflicting_sources, false) as has_conflicting_sources,
+        people.has_clinic_record,
+        people.has_member_record,
+        people.has_synthea_record,
+        people.feed_count,
+        people.match_rule
+    from people
+    left join pivoted
+        on people.patient_key = pivoted.patient_key
+
+)
+
+select * from final

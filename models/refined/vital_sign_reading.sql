@@ -1,0 +1,59 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='reading_key',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['recorded_at']},
+            {'columns': ['patient_key', 'recorded_at']},
+        ],
+    )
+}}
+
+-- The bedside-device time series, one row per patient and minute. Incremental on arrival time:
+-- each run merges the readings ingested since the last run, re-reading var('lookback_hours') more
+-- so rows committed late by a concurrent or retried load are not missed.
+with
+
+readings as (
+
+    select * from {{ ref('stg_vitals__readings') }}
+    {% if is_incremental() %}
+        where _ingested_at > (
+            select coalesce(max(existing._ingested_at), '-infinity'::timestamptz) from {{ this }} as existing
+        ) - interval '{{ var("lookback_hours") }} hours'
+    {% endif %}
+
+),
+
+crosswalk as (
+
+    select * from {{ ref('patient_crosswalk') }}
+    where feed = 'vitals'
+
+),
+
+final as (
+
+    select
+        md5(readings._client_id || ':' || readings.patient_mrn_token || ':' || readings.recorded_at::text)
+            as reading_key,
+        crosswalk.patient_key,
+        readings._client_id as client_id,
+        readings.recorded_at,
+        readings.heart_rate,
+        readings.spo2,
+        readings.respiratory_rate,
+        readings.device_id,
+        readings._record_id,
+        readings._ingested_at
+    from readings
+    inner join crosswalk
+        on
+            readings._client_id = crosswalk.client_id
+            and readings.patient_mrn_token = crosswalk.source_key
+
+)
+
+select * from final

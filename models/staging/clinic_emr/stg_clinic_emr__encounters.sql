@@ -1,0 +1,40 @@
+with
+
+source as (
+
+    select * from {{ source('clinic_emr', 'clinic_emr__encounters') }}
+
+),
+
+renamed as (
+
+    select
+        encounter_id,
+        patient_id as patient_mrn_token,
+        encounter_date,
+        lower(encounter_type) as encounter_type,
+        site_id,
+        reason as reason_text,
+        _record_id,
+        _source_file,
+        _source_line,
+        _file_sha256,
+        _client_id,
+        _file_date,
+        _file_seq,
+        _run_id,
+        _ingested_at,
+        _pseudonym_key_id
+    from source
+
+),
+
+deduplicated as (
+
+    select distinct on (_client_id, encounter_id) *
+    from renamed
+    order by _client_id asc, encounter_id asc, _file_date desc, _file_seq desc, _source_line desc
+
+)
+
+select * from deduplicated

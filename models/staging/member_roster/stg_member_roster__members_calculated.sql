@@ -1,0 +1,38 @@
+with
+
+source as (
+
+    select * from {{ source('member_roster', 'member_roster__members_calculated') }}
+
+),
+
+renamed as (
+
+    select
+        member_id as member_token,
+        age_years_at_event::integer as age_years_at_event,
+        age_years_at_ingestion::integer as age_years_at_ingestion,
+        birth_year::integer as birth_year,
+        _record_id,
+        _source_file,
+        _source_line,
+        _file_sha256,
+        _client_id,
+        _file_date,
+        _file_seq,
+        _run_id,
+        _ingested_at,
+        _pseudonym_key_id
+    from source
+
+),
+
+deduplicated as (
+
+    select distinct on (_client_id, member_token) *
+    from renamed
+    order by _client_id asc, member_token asc, _file_date desc, _file_seq desc, _source_line desc
+
+)
+
+select * from deduplicated

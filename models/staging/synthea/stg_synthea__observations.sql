@@ -1,0 +1,52 @@
+with
+
+source as (
+
+    select * from {{ source('synthea', 'synthea__observations') }}
+
+),
+
+renamed as (
+
+    select
+        observed_at,
+        patient_id as synthea_patient_token,
+        encounter_id as encounter_token,
+        category,
+        case when trim(code) ~ '^[0-9]+-[0-9]$' then 'LOINC' else 'SYNTHEA' end as source_code_system,
+        trim(code) as source_code,
+        description,
+        value as value_text,
+        units as source_unit,
+        value_type,
+        -- VALUE mixes numbers and text (smoking status, ...): only numbers get a numeric value
+        case
+            when value ~ '^-?[0-9]+(\.[0-9]+)?$'
+                then {{ to_canonical_value('value::numeric', 'units') }}
+        end as value_numeric,
+        {{ to_canonical_unit('units') }} as unit,
+        _record_id,
+        _source_file,
+        _source_line,
+        _file_sha256,
+        _client_id,
+        _file_date,
+        _file_seq,
+        _run_id,
+        _ingested_at,
+        _pseudonym_key_id
+    from source
+
+),
+
+deduplicated as (
+
+    select distinct on (_client_id, observed_at, synthea_patient_token, source_code) *
+    from renamed
+    order by
+        _client_id asc, observed_at asc, synthea_patient_token asc, source_code asc,
+        _file_date desc, _file_seq desc, _source_line desc
+
+)
+
+select * from deduplicated

@@ -1,0 +1,40 @@
+with
+
+source as (
+
+    select * from {{ source('vitals', 'vitals__readings') }}
+
+),
+
+renamed as (
+
+    select
+        patient_id as patient_mrn_token,
+        recorded_at,
+        heart_rate::integer as heart_rate,
+        spo2::integer as spo2,
+        respiratory_rate::integer as respiratory_rate,
+        device_id,
+        _record_id,
+        _source_file,
+        _source_line,
+        _file_sha256,
+        _client_id,
+        _file_date,
+        _file_seq,
+        _run_id,
+        _ingested_at,
+        _pseudonym_key_id
+    from source
+
+),
+
+deduplicated as (
+
+    select distinct on (_client_id, patient_mrn_token, recorded_at) *
+    from renamed
+    order by _client_id asc, patient_mrn_token asc, recorded_at asc, _file_date desc, _file_seq desc, _source_line desc
+
+)
+
+select * from deduplicated

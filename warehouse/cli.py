@@ -25,6 +25,8 @@ key_app = typer.Typer(help="The pseudonymisation key.", no_args_is_help=True)
 app.add_typer(key_app, name="key")
 bench_app = typer.Typer(help="Benchmarks that print figures beside a baseline from the same run.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+docs_app = typer.Typer(help="The dbt docs site: data dictionary and lineage graph.", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
 
 
 def _say(message: str) -> None:
@@ -130,6 +132,47 @@ def bench_ingest_command(
 
     results = bench_ingest(rows, pandas=pandas, log=_say)
     typer.echo(format_results(results, rows))
+
+
+TARGET_PATH_HELP = "dbt target folder; default $DBT_TARGET_PATH or target (relative paths: to the project, as in dbt)."
+
+
+@docs_app.command("check")
+def docs_check(
+    target_path: Path | None = typer.Option(None, "--target-path", help=TARGET_PATH_HELP),
+) -> None:
+    """Fail when a model, seed, snapshot or source table, or a column of one (in the yml or in the database),
+    has no description; when a model's meta lacks owner or layer; when a column of a refined or derived model
+    has no PII class. Reads manifest.json and catalog.json from `dbt docs generate`."""
+    from warehouse.docs_coverage import check_target
+    from warehouse.docs_site import resolve_target_path
+
+    report = check_target(resolve_target_path(target_path))
+    for problem in report.problems:
+        typer.echo(str(problem))
+    typer.echo(report.summary())
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@docs_app.command("serve")
+def docs_serve(
+    port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port (0: any free one)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    dbt_target: str = typer.Option("dev", "--dbt-target", help="dbt target to document: dev or ci."),
+    target_path: Path | None = typer.Option(None, "--target-path", help=TARGET_PATH_HELP),
+    generate: bool = typer.Option(True, "--generate/--no-generate", help="Run `dbt docs generate` first."),
+) -> None:
+    """Generate the dbt docs site (data dictionary and lineage graph) and serve it until Ctrl-C."""
+    from warehouse.dbt_runner import run_dbt
+    from warehouse.docs_site import resolve_target_path, serve
+
+    directory = resolve_target_path(target_path)
+    if generate:
+        code = run_dbt(["docs", "generate", "--target-path", str(directory)], dbt_target=dbt_target)
+        if code:
+            raise WarehouseError(f"dbt docs generate failed (exit {code})", exit_code=code)
+    serve(directory, host, port, log=_say)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

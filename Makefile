@@ -11,7 +11,7 @@ DOCS_PORT ?= 8080
 
 help:
 	@echo "make run   - install, start the embedded PostgreSQL, init roles, run the pipeline"
-	@echo "make test  - the same setup, then pytest, dbt build (ci database), sqlfluff, ruff"
+	@echo "make test  - the same setup, then pytest, dbt build and docs check (ci database), sqlfluff, ruff"
 	@echo "make docs  - generate the dbt docs site and serve it on http://127.0.0.1:$(DOCS_PORT)"
 
 # Reinstall only when the dependency pins change; the project itself is installed editable.
@@ -49,6 +49,8 @@ run: setup demo-data
 test: setup
 	$(BIN)/python -m pytest
 	$(WAREHOUSE) dbt --dbt-target ci build
+	$(WAREHOUSE) dbt --dbt-target ci docs generate
+	$(WAREHOUSE) docs check
 	$(BIN)/sqlfluff lint models tests macros snapshots analyses
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -59,5 +61,4 @@ lint: install
 	$(BIN)/ruff format --check .
 
 docs: setup
-	$(WAREHOUSE) dbt docs generate
-	$(WAREHOUSE) dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
+	$(WAREHOUSE) docs serve --port $(DOCS_PORT)

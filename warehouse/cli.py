@@ -141,9 +141,11 @@ TARGET_PATH_HELP = "dbt target folder; default $DBT_TARGET_PATH or target (relat
 def docs_check(
     target_path: Path | None = typer.Option(None, "--target-path", help=TARGET_PATH_HELP),
 ) -> None:
-    """Fail when a model, seed, snapshot or source table, or a column of one (in the yml or in the database),
-    has no description; when a model's meta lacks owner or layer; when a column of a refined or derived model
-    has no PII class. Reads manifest.json and catalog.json from `dbt docs generate`."""
+    """Fail (exit 1, one line per problem) where the docs site would have a gap.
+
+    A model, seed, snapshot or source table, or a column of one (in the yml or in the database), without a
+    description; a model whose meta lacks owner or layer; a column of a refined or derived model without a
+    pii_class. Reads manifest.json and catalog.json written by `warehouse dbt docs generate`."""
     from warehouse.docs_coverage import check_target
     from warehouse.docs_site import resolve_target_path
 

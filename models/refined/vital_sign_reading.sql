@@ -20,9 +20,7 @@ readings as (
 
     select * from {{ ref('stg_vitals__readings') }}
     {% if is_incremental() %}
-        where _ingested_at > (
-            select coalesce(max(existing._ingested_at), '-infinity'::timestamptz) from {{ this }} as existing
-        ) - interval '{{ var("lookback_hours") }} hours'
+        where _ingested_at > {{ lookback_floor('_ingested_at') }}
     {% endif %}
 
 ),

@@ -189,6 +189,15 @@ def dbt(
     raise typer.Exit(code)
 
 
+def _select_database(target: str) -> None:
+    # The loader and dbt find their database through WAREHOUSE_DB_NAME; `ci` is the database that
+    # `dbt --dbt-target ci` builds.
+    if target == "ci":
+        os.environ["WAREHOUSE_DB_NAME"] = Target.discover().ci_database
+    elif target != "dev":
+        raise WarehouseError(f"unknown target {target!r}: use dev or ci")
+
+
 @app.command()
 def ingest(
     feed: str | None = typer.Option(None, "--feed", help="Only this feed."),
@@ -198,10 +207,13 @@ def ingest(
     explain: bool = typer.Option(False, "--explain", help="Show schema drift of held files and the YAML to add."),
     landing: str | None = typer.Option(None, "--landing", help="Landing zone root (path or fsspec URL)."),
     feeds_dir: Path | None = typer.Option(None, "--feeds-dir", help="Folder of feed YAML files."),
+    target: str = typer.Option("dev", "--target", help="Database: dev, or ci (the one `make test` builds)."),
 ) -> None:
     """Ingest the landing zone: validate, pseudonymise, quarantine, audit; land in `raw` through dlt."""
     from ingest.cli_support import explain_drift, ingest_options, print_summary
     from ingest.loader import run_ingest
+
+    _select_database(target)
 
     options = ingest_options(
         feed=feed, client=client, force=force, dry_run=dry_run, landing=landing, feeds_dir=feeds_dir

@@ -8,6 +8,15 @@ patients as (
 
 ),
 
+with_bmi as (
+
+    select
+        *,
+        round({{ bmi('weight_kg', 'height_cm') }}, 1) as bmi
+    from patients
+
+),
+
 final as (
 
     select
@@ -17,14 +26,15 @@ final as (
         {{ age_bracket('age_years') }} as age_bracket,
         round(height_cm, 1) as height_cm,
         round(weight_kg, 1) as weight_kg,
-        round({{ bmi('weight_kg', 'height_cm') }}, 1) as bmi,
-        -- WHO categories are for adults; children's BMI needs growth-chart percentiles
-        case when age_years >= 18 then {{ bmi_category(bmi('weight_kg', 'height_cm')) }} end as bmi_category,
+        bmi,
+        -- categorised as shown (one decimal); WHO categories are for adults only, children's BMI
+        -- needs growth-chart percentiles
+        case when age_years >= 18 then {{ bmi_category('bmi') }} end as bmi_category,
         has_clinic_record,
         has_member_record,
         has_synthea_record,
         feed_count
-    from patients
+    from with_bmi
 
 )
 

@@ -50,18 +50,27 @@ changed as (
 
 ),
 
+with_bmi as (
+
+    select
+        *,
+        round({{ bmi('weight_kg', 'height_cm') }}, 1) as bmi
+    from changed
+
+),
+
 final as (
 
     select
         patient_key,
         round(height_cm, 1) as height_cm,
         round(weight_kg, 1) as weight_kg,
-        round({{ bmi('weight_kg', 'height_cm') }}, 1) as bmi,
-        -- WHO categories are for adults; children's BMI needs growth-chart percentiles
-        case when age_years >= 18 then {{ bmi_category(bmi('weight_kg', 'height_cm')) }} end as bmi_category,
+        bmi,
+        -- categorised as shown (one decimal), adults only (see dim_patient)
+        case when age_years >= 18 then {{ bmi_category('bmi') }} end as bmi_category,
         measured_at,
         current_timestamp as computed_at
-    from changed
+    from with_bmi
 
 )
 

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 
 # The page the test opens; built with everything upstream of it (a small landing zone is ingested
 # first when that includes a source).
-MODEL = "dim_age_bracket"
+MODEL = "patient"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 # As root on a closed network: no sandbox, and nothing that phones home (it would hang).

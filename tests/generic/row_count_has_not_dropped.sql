@@ -3,8 +3,8 @@
     the last build recorded in audit.dbt_node_results (the on-run-end hook writes it): a large drop
     against the previous run usually means a partial load, not a real change. For table models,
     whose rows_affected is their row count. Passes when there is no history yet. -#}
-{%- set history = adapter.get_relation(database=target.database, schema='audit', identifier='dbt_node_results') -%}
-{%- if history is none %}
+    {%- set history = adapter.get_relation(database=target.database, schema='audit', identifier='dbt_node_results') -%}
+    {%- if history is none %}
     select 1 as no_history where false
 {%- else %}
     with

@@ -27,6 +27,8 @@ bench_app = typer.Typer(help="Benchmarks that print figures beside a baseline fr
 app.add_typer(bench_app, name="bench")
 docs_app = typer.Typer(help="The dbt docs site: data dictionary and lineage graph.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
+dq_app = typer.Typer(help="Data quality: checks over the audit history, the report and alerts.", no_args_is_help=True)
+app.add_typer(dq_app, name="dq")
 
 
 def _say(message: str) -> None:
@@ -175,6 +177,70 @@ def docs_serve(
         if code:
             raise WarehouseError(f"dbt docs generate failed (exit {code})", exit_code=code)
     serve(directory, host, port, log=_say)
+
+
+DQ_CONFIG_HELP = "Config file; default $WAREHOUSE_ALERTS_CONFIG or dq/alerts.yml."
+DQ_TARGET_HELP = "Database: dev, or ci (the one `make test` builds)."
+
+
+def _dq_collect(target: str, config_path: Path | None, feeds_dir: Path | None):
+    from dq.alerts.config import load_config
+    from dq.runner import collect, database_for
+
+    config = load_config(config_path)
+    found = Target.discover()
+    return found, config, collect(found, database_for(found, target), config, feeds_dir=feeds_dir)
+
+
+@dq_app.command("check")
+def dq_check(
+    target: str = typer.Option("dev", "--target", help=DQ_TARGET_HELP),
+    config: Path | None = typer.Option(None, "--config", help=DQ_CONFIG_HELP),
+    feeds_dir: Path | None = typer.Option(None, "--feeds-dir", help="Folder of feed YAML files (thresholds)."),
+) -> None:
+    """Run the checks and print one line per finding; exit 1 when any is an error."""
+    _, _, collected = _dq_collect(target, config, feeds_dir)
+    for finding in collected.findings:
+        typer.echo(f"[{finding.severity}] {finding.headline()}")
+    for note in collected.notes:
+        _say(note)
+    errors = sum(f.severity == "error" for f in collected.findings)
+    typer.echo(f"{len(collected.findings)} finding(s), {errors} error(s)")
+    if errors:
+        raise typer.Exit(1)
+
+
+@dq_app.command("report")
+def dq_report(
+    out: Path | None = typer.Option(None, "--out", help="Output folder; default report.out_dir (reports/)."),
+    target: str = typer.Option("dev", "--target", help=DQ_TARGET_HELP),
+    config: Path | None = typer.Option(None, "--config", help=DQ_CONFIG_HELP),
+    feeds_dir: Path | None = typer.Option(None, "--feeds-dir", help="Folder of feed YAML files (thresholds)."),
+) -> None:
+    """Write dq_report.html (self-contained, inline SVG charts) and dq_report.json."""
+    from dq.runner import out_dir_for, write_report
+
+    _, settings, collected = _dq_collect(target, config, feeds_dir)
+    html_path, json_path = write_report(collected, settings, out_dir_for(settings, out))
+    errors = sum(f.severity == "error" for f in collected.findings)
+    typer.echo(f"{html_path}\n{json_path}\n{len(collected.findings)} finding(s), {errors} error(s)")
+
+
+@dq_app.command("alert")
+def dq_alert(
+    target: str = typer.Option("dev", "--target", help=DQ_TARGET_HELP),
+    config: Path | None = typer.Option(None, "--config", help=DQ_CONFIG_HELP),
+    feeds_dir: Path | None = typer.Option(None, "--feeds-dir", help="Folder of feed YAML files (thresholds)."),
+    report_dir: Path | None = typer.Option(None, "--report-dir", help="Where the linked report is; default reports/."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when a channel could not be reached."),
+) -> None:
+    """Send new findings to Slack, Teams and e-mail (dq/alerts.yml); repeats within suppress_hours are not sent."""
+    from dq.runner import alert, out_dir_for, report_url
+
+    found, settings, collected = _dq_collect(target, config, feeds_dir)
+    outcome = alert(found, collected, settings, report_url(settings, out_dir_for(settings, report_dir)), _say)
+    if strict and outcome.failed:
+        raise typer.Exit(1)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

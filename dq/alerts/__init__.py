@@ -1,0 +1,1 @@
+"""Alerts: their configuration (`dq/alerts.yml`), the Slack, Teams and e-mail channels, and sending."""

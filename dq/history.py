@@ -99,7 +99,7 @@ class IngestRun:
 
 
 @dataclass(frozen=True)
-class TestRunCounts:
+class DbtTestRun:
     """Test outcomes of one dbt invocation that ran tests (build or test)."""
 
     invocation_id: str
@@ -146,7 +146,7 @@ class History:
     drift: list[Drift] = field(default_factory=list)
     ingest_runs: list[IngestRun] = field(default_factory=list)
     dbt_available: bool = False
-    test_runs: list[TestRunCounts] = field(default_factory=list)
+    test_runs: list[DbtTestRun] = field(default_factory=list)
     latest_build: str | None = None  # invocation id
     latest_build_at: datetime | None = None
     build_problems: list[NodeResult] = field(default_factory=list)  # non-passing nodes of the latest build
@@ -296,9 +296,9 @@ def load_history(conn: Conn, *, window_days: float, runs: int = 30) -> History:
 
 
 def _load_dbt(conn: Conn, history: History, runs: int) -> None:
-    grouped: dict[str, TestRunCounts] = {}
+    grouped: dict[str, DbtTestRun] = {}
     for invocation_id, command, started_at, status, count in _rows(conn, TEST_RUNS, (runs,)):
-        entry = grouped.setdefault(invocation_id, TestRunCounts(invocation_id, command, started_at, {}))
+        entry = grouped.setdefault(invocation_id, DbtTestRun(invocation_id, command, started_at, {}))
         entry.counts[status] = count
     history.test_runs = list(grouped.values())
 

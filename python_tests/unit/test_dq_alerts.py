@@ -143,6 +143,10 @@ def channel_env(webhook: WebhookServer) -> dict[str, str]:
     }
 
 
+def send(findings: list[Finding], config: Alerts, env: dict[str, str], **kwargs: object):
+    return send_alerts(findings, config, report_url=REPORT_URL, database="warehouse", store=None, env=env, **kwargs)
+
+
 FINDINGS = [
     Finding(
         check="invalid_ratio",
@@ -167,9 +171,7 @@ FINDINGS = [
 
 def test_every_channel_receives_check_table_client_file_run_and_the_report_link(webhook, smtp):
     config = Alerts.model_validate(channels_config(webhook, smtp))
-    outcome = send_alerts(
-        FINDINGS, config, report_url=REPORT_URL, database="warehouse", store=None, env=channel_env(webhook)
-    )
+    outcome = send(FINDINGS, config, channel_env(webhook))
     assert [d.delivered for d in outcome.deliveries] == [True, True, True, True], outcome.summary()
 
     (slack,) = webhook.bodies("/slack")
@@ -204,15 +206,7 @@ def test_a_server_error_is_retried_with_backoff_until_it_succeeds(webhook):
     config = Alerts.model_validate(channels_config(webhook, None))
     config = config.model_copy(update={"channels": config.channels[:1]})
     delays: list[float] = []
-    outcome = send_alerts(
-        FINDINGS,
-        config,
-        report_url=REPORT_URL,
-        database="warehouse",
-        store=None,
-        env=channel_env(webhook),
-        sleep=delays.append,
-    )
+    outcome = send(FINDINGS, config, channel_env(webhook), sleep=delays.append)
     (slack,) = outcome.deliveries
     assert slack.delivered and slack.attempts == 3 and slack.error is None
     assert len(webhook.bodies("/slack")) == 3
@@ -223,9 +217,7 @@ def test_a_client_error_is_not_retried(webhook):
     webhook.statuses = [404]
     config = Alerts.model_validate(channels_config(webhook, None))
     config = config.model_copy(update={"channels": config.channels[:1]})
-    outcome = send_alerts(
-        FINDINGS, config, report_url=REPORT_URL, database="warehouse", store=None, env=channel_env(webhook)
-    )
+    outcome = send(FINDINGS, config, channel_env(webhook))
     (slack,) = outcome.deliveries
     assert not slack.delivered and slack.attempts == 1 and slack.error == "HTTP 404"
     assert len(webhook.bodies("/slack")) == 1
@@ -249,9 +241,7 @@ def test_a_dead_endpoint_gives_up_after_the_attempts_without_raising():
             ],
         }
     )
-    outcome = send_alerts(
-        FINDINGS, config, report_url=REPORT_URL, database="warehouse", store=None, env={"TEST_DQ_SLACK_URL": dead}
-    )
+    outcome = send(FINDINGS, config, {"TEST_DQ_SLACK_URL": dead})
     assert [d.attempts for d in outcome.deliveries] == [3, 3]
     assert all(d.error and "cannot" in d.error for d in outcome.deliveries)
     assert "127.0.0.1:" not in outcome.deliveries[0].error, "a webhook URL is a secret: never in a message"
@@ -260,7 +250,7 @@ def test_a_dead_endpoint_gives_up_after_the_attempts_without_raising():
 
 def test_a_channel_whose_secret_is_not_set_is_skipped(webhook):
     config = Alerts.model_validate(channels_config(webhook, None))
-    outcome = send_alerts(FINDINGS, config, report_url=REPORT_URL, database="warehouse", store=None, env={})
+    outcome = send(FINDINGS, config, {})
     assert [d.skipped for d in outcome.deliveries] == [
         "TEST_DQ_SLACK_URL is not set",
         "TEST_DQ_TEAMS_URL is not set",
@@ -271,7 +261,7 @@ def test_a_channel_whose_secret_is_not_set_is_skipped(webhook):
 
 def test_warnings_stay_quiet_when_only_errors_alert(webhook):
     config = Alerts.model_validate(channels_config(webhook, None, min_severity="error"))
-    send_alerts(FINDINGS, config, report_url=REPORT_URL, database="warehouse", store=None, env=channel_env(webhook))
+    send(FINDINGS, config, channel_env(webhook))
     (slack,) = webhook.bodies("/slack")
     assert "invalid_ratio" in slack["text"] and "client_freshness" not in slack["text"]
 
@@ -279,7 +269,7 @@ def test_warnings_stay_quiet_when_only_errors_alert(webhook):
 def test_a_long_list_is_cut_with_a_pointer_to_the_report(webhook):
     many = [Finding("file_held", "error", "held", table="t", file_name=f"f{i}") for i in range(9)]
     config = Alerts.model_validate(channels_config(webhook, None, max_findings_per_message=4))
-    send_alerts(many, config, report_url=REPORT_URL, database="warehouse", store=None, env=channel_env(webhook))
+    send(many, config, channel_env(webhook))
     (slack,) = webhook.bodies("/slack")
     assert slack["text"].count("file_held · table t") == 4
     assert "... and 5 more in the report" in slack["text"]

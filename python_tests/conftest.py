@@ -47,12 +47,7 @@ def test_database(target: Target) -> Iterator[str]:
     name = f"test_{os.getpid()}_{secrets.token_hex(3)}"
     target.init([name], log=lambda _msg: None)
     yield name
-    admin = connect(target.admin("postgres") if not target.external else target.admin())
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-    finally:
-        admin.close()
+    target.drop(name)
 
 
 @pytest.fixture

@@ -136,6 +136,21 @@ def bench_ingest_command(
     typer.echo(format_results(results, rows))
 
 
+@bench_app.command("build")
+def bench_build_command(
+    patients: list[int] = typer.Option(
+        [1000, 10_000], "--patients", min=10, help="Patients of one size; repeat for several sizes."
+    ),
+    change_percent: float = typer.Option(1.0, "--change-percent", min=0.01, max=100, help="Share of patients changed."),
+    seed: int = typer.Option(42, "--seed", help="Seed of the generated landing zone."),
+) -> None:
+    """Full vs incremental `dbt build` after ~1 % of patients changed, per size, side by side."""
+    from warehouse.bench_build import bench_build, format_results
+
+    results = bench_build(patients, change_percent=change_percent, seed=seed, log=_say)
+    typer.echo(format_results(results, change_percent))
+
+
 TARGET_PATH_HELP = "dbt target folder; default $DBT_TARGET_PATH or target (relative paths: to the project, as in dbt)."
 
 

@@ -96,6 +96,15 @@ class Target:
             finally:
                 db.close()
 
+    def drop(self, dbname: str) -> None:
+        """Drop a (throwaway) database, closing its open connections first."""
+        conn = connect(self.admin("postgres") if not self.external else self.admin())
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f'drop database if exists "{dbname}" with (force)')
+        finally:
+            conn.close()
+
 
 def _try_create(conn, dbname: str) -> bool:
     import psycopg2

@@ -253,17 +253,18 @@ def check_files(history: History, config: Checks, links: Links, threshold: Thres
             links, load.feed, load.entity, load.client_id, load.file_name, load.run_id, load.file_sha256
         )
         limit = threshold(load.feed, load.client_id)
-        if load.invalid_ratio is not None and load.invalid_ratio > limit:
+        ratio = load.file_invalid_ratio
+        if ratio is not None and ratio > limit:
             held = " (file held: none of it reached raw)" if load.status == "held" else ""
             findings.append(
                 Finding(
                     check=Check.invalid_ratio,
                     severity=Severity.error,
                     message=(
-                        f"{load.invalid_ratio:.1%} of rows invalid ({load.rows_quarantined} of "
+                        f"{ratio:.1%} of rows invalid ({load.rows_invalid} of "
                         f"{load.rows_read - load.rows_filtered}), above the {limit:.0%} threshold{held}"
                     ),
-                    details={"invalid_ratio": load.invalid_ratio, "threshold": limit, "status": load.status},
+                    details={"invalid_ratio": ratio, "threshold": limit, "status": load.status},
                     **common,
                 )
             )

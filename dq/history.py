@@ -42,10 +42,24 @@ class FileLoad:
     status: str
     reason: str | None
     recorded_at: datetime
+    rows_held_valid: int = 0  # valid rows quarantined only because their file was held
 
     @property
     def table(self) -> str:
         return f"{self.feed}__{self.entity}"
+
+    @property
+    def rows_invalid(self) -> int:
+        return self.rows_quarantined - self.rows_held_valid
+
+    @property
+    def file_invalid_ratio(self) -> float | None:
+        """The share of invalid rows as the loader judged it. The recorded invalid_ratio of a file held
+        for too many invalid rows is 1.0: by then all its rows, valid ones too, are in quarantine."""
+        considered = self.rows_read - self.rows_filtered
+        if self.invalid_ratio is None or not considered:
+            return self.invalid_ratio
+        return self.rows_invalid / considered
 
 
 @dataclass(frozen=True)
@@ -157,6 +171,7 @@ class History:
 
 def _rows(conn: Conn, query: str | sql.Composable, args: tuple = ()) -> list[tuple]:
     with conn.cursor() as cur:
+        # Always with parameters, so a literal % in a query is written %% everywhere alike.
         cur.execute(query, args)
         return cur.fetchall()
 
@@ -168,15 +183,27 @@ def _exists(conn: Conn, relation: str) -> bool:
 # The latest loaded-or-held outcome of each file (feed, entity, client, name): a re-delivered file
 # with new content replaces the old one. file_date and file_seq come from the manifest.
 FILE_LOADS = """
-select distinct on (l.feed, l.entity, l.client_id, l.file_name)
-    l.run_id, l.feed, l.entity, l.client_id, l.file_name, l.file_sha256, m.file_date, m.file_seq,
-    l.rows_read, l.rows_loaded, l.rows_quarantined, l.rows_filtered, l.invalid_ratio, l.status, l.reason,
-    l.recorded_at
-from audit.file_loads l
-left join audit.file_manifest m
-    on m.feed = l.feed and m.entity = l.entity and m.file_sha256 = l.file_sha256
-where l.status in ('loaded', 'held') and l.entity is not null
-order by l.feed, l.entity, l.client_id, l.file_name, l.recorded_at desc, l.id desc
+with latest as (
+    select distinct on (l.feed, l.entity, l.client_id, l.file_name)
+        l.run_id, l.feed, l.entity, l.client_id, l.file_name, l.file_sha256, m.file_date, m.file_seq,
+        l.rows_read, l.rows_loaded, l.rows_quarantined, l.rows_filtered, l.invalid_ratio, l.status, l.reason,
+        l.recorded_at
+    from audit.file_loads l
+    left join audit.file_manifest m
+        on m.feed = l.feed and m.entity = l.entity and m.file_sha256 = l.file_sha256
+    where l.status in ('loaded', 'held') and l.entity is not null
+    order by l.feed, l.entity, l.client_id, l.file_name, l.recorded_at desc, l.id desc
+),
+held_valid as (
+    -- A held file's valid rows follow it into quarantine under reason file_held:<why>.
+    select run_id, feed, entity, file_sha256, sum(rows)::bigint as rows
+    from audit.file_quarantine_reasons
+    where reason like 'file_held:%%'
+    group by run_id, feed, entity, file_sha256
+)
+select latest.*, coalesce(held_valid.rows, 0)
+from latest
+left join held_valid using (run_id, feed, entity, file_sha256)
 """
 
 OTHER_LOADS = """

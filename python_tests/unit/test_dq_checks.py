@@ -96,7 +96,7 @@ def test_invalid_ratio_above_the_feed_threshold_is_an_error_and_names_the_file()
     history = History(
         NOW,
         file_loads=[
-            load(1, 0, status="held", ratio=0.08, rows_read=50, rows_quarantined=50, rows_loaded=0),
+            load(1, 0, status="held", ratio=1.0, rows_read=50, rows_quarantined=50, rows_loaded=0, rows_held_valid=46),
             load(1, 46, client="lenient", ratio=0.08, rows_read=50, rows_quarantined=4),
             load(2, 50, ratio=0.04),
         ],
@@ -104,7 +104,7 @@ def test_invalid_ratio_above_the_feed_threshold_is_an_error_and_names_the_file()
     (finding,) = checks(history)
     assert (finding.check, finding.severity, finding.client_id) == ("invalid_ratio", "error", "acme")
     assert finding.file_name == "acme_2026-11-01.csv" and finding.run_id == "run1"
-    assert "8.0% of rows invalid (50 of 50), above the 5% threshold (file held" in finding.message
+    assert "8.0% of rows invalid (4 of 50), above the 5% threshold (file held" in finding.message
 
 
 def test_held_files_drift_rejections_and_failed_runs_inside_the_window():

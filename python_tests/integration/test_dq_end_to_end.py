@@ -25,7 +25,7 @@ from warehouse.db.target import Target
 
 pytestmark = pytest.mark.integration
 
-HELD = "clinic_emr/observations/acme_2026-11-18.csv"  # about 10 % of its rows get a broken timestamp
+HELD = "clinic_emr/observations/acme_2026-11-18.csv"  # 6 % broken timestamps + the generator's ~2 %: ~8 % invalid
 SKIPPED = "clinic_emr/encounters/globex_2026-11-20.csv"  # globex's last delivery never arrives
 
 
@@ -48,7 +48,7 @@ class World:
     env: dict[str, str]
 
 
-def break_timestamps(path: Path, share: float = 0.1) -> None:
+def break_timestamps(path: Path, share: float = 0.06) -> None:
     lines = path.read_text().splitlines()
     step = max(2, round(1 / share))
     for i in range(1, len(lines), step):
@@ -184,7 +184,8 @@ def test_the_held_file_and_the_missed_delivery_are_findings(world: World):
     assert held["details"]["status"] == "held" and held["severity"] == "error" and held["run_id"]
     # The loader's own judgement (broken timestamps plus the generator's ~2 % bad rows), not the 100 % of
     # rows that end up in quarantine once the file is held.
-    assert 0.08 < held["details"]["invalid_ratio"] < 0.2, held["message"]
+    # the scenario: about 8 % invalid rows, above the feed's 5 % threshold
+    assert 0.06 < held["details"]["invalid_ratio"] < 0.11, held["message"]
     assert held["sample_record_ids"] and all(re.fullmatch(r"[0-9a-f]{16}-\d+", k) for k in held["sample_record_ids"])
     stale = [f for f in findings(world.report, "client_freshness") if f["table"] == "clinic_emr__encounters"]
     assert [(f["client_id"], f["file_name"]) for f in stale] == [("globex", "globex_2026-11-19.csv")]

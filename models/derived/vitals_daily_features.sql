@@ -8,8 +8,9 @@
 }}
 
 -- Per person, day and vital sign: count, mean, min, max, standard deviation and trend of the
--- device readings; feature_metadata describes each feature. Incremental: a run recomputes the
--- person-days that received readings since the last run (minus var('lookback_hours')), whole.
+-- device readings; feature_metadata describes each feature. Incremental on event time: a run
+-- recomputes, whole, the person-days with readings recorded after the newest one already reflected
+-- minus var('lookback_hours').
 with
 
 readings as (
@@ -25,7 +26,7 @@ readings as (
             readings.patient_key,
             readings.recorded_at::date as reading_date
         from readings
-        where readings._ingested_at > {{ lookback_floor('last_ingested_at') }}
+        where readings.recorded_at > {{ lookback_floor('last_recorded_at') }}
 
     ),
 
@@ -82,6 +83,7 @@ final as (
         round(
             regr_slope(reading_value, extract(epoch from recorded_at) / 3600.0)::numeric, 4
         ) as trend_per_hour,
+        max(recorded_at) as last_recorded_at,
         max(_ingested_at) as last_ingested_at
     from unpivoted
     group by patient_key, recorded_at::date, vital_sign

@@ -16,20 +16,9 @@
 
 with
 
--- the person-bearing feed each event feed links through
-crosswalk as (
-
-    select
-        case when feed = 'synthea' then 'synthea' else 'clinic_emr' end as link_feed,
-        client_id,
-        source_key
-    from {{ ref('patient_crosswalk') }}
-    where feed in ('clinic_emr', 'synthea')
-
-),
-
 unlinked as (
     {% for model, feed, entity, token in sources %}
+        -- a hash anti-join per source: the crosswalk is read as a table, never as a repeated CTE
         select
             '{{ feed }}' as feed,
             '{{ entity }}' as entity,
@@ -37,15 +26,12 @@ unlinked as (
             events._record_id,
             events._ingested_at
         from {{ ref(model) }} as events
-        where
-            not exists (
-                select 1
-                from crosswalk
-                where
-                    crosswalk.link_feed = '{{ "synthea" if feed == "synthea" else "clinic_emr" }}'
-                    and crosswalk.client_id = events._client_id
-                    and crosswalk.source_key = events.{{ token }}
-            )
+        left join {{ ref('patient_crosswalk') }} as crosswalk
+            on
+                crosswalk.feed = '{{ "synthea" if feed == "synthea" else "clinic_emr" }}'
+                and events._client_id = crosswalk.client_id
+                and events.{{ token }} = crosswalk.source_key
+        where crosswalk.source_key is null
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),

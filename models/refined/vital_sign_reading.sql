@@ -11,16 +11,17 @@
     )
 }}
 
--- The bedside-device time series, one row per patient and minute. Incremental on arrival time:
--- each run merges the readings ingested since the last run, re-reading var('lookback_hours') more
--- so rows committed late by a concurrent or retried load are not missed.
+-- The bedside-device time series, one row per patient and minute. Incremental on event time: each
+-- run merges the readings recorded after the newest one already here minus var('lookback_hours'),
+-- so readings that arrive late (a device uploading hours after the fact) within that window are
+-- picked up; older late readings need a full refresh.
 with
 
 readings as (
 
     select * from {{ ref('stg_vitals__readings') }}
     {% if is_incremental() %}
-        where _ingested_at > {{ lookback_floor('_ingested_at') }}
+        where recorded_at > {{ lookback_floor('recorded_at') }}
     {% endif %}
 
 ),

@@ -49,7 +49,7 @@ def test_real_synthea_export_ingests_through_the_synthea_feed(ingest_env):
     assert columns and not columns & {"first_name", "last_name", "address", "birth_date", "ssn_raw"}
     ages = env.query(
         "select count(*), min(age_years_at_ingestion), max(age_years_at_ingestion) "
-        "from raw.synthea__patients_calculated"
+        "from raw.synthea__patients_calculated where _client_id = 'real'"  # other tests share the database
     )
     assert ages[0][0] == by_entity["patients"].rows_loaded and 0 <= ages[0][1] <= ages[0][2] <= 90
 

@@ -33,7 +33,7 @@ from ingest.promote import PromoteRequest, promote, record_only, stage_name
 from ingest.pseudonymise import FileContext, empty_quarantine, pseudonymise
 from ingest.reader import FileProblem, FileReader
 from ingest.validate import clean_text, validate
-from warehouse.db.connection import connect
+from warehouse.db.connection import ConnInfo, connect
 from warehouse.db.target import Target
 from warehouse.errors import WarehouseError
 
@@ -124,10 +124,18 @@ class Loader:
         self.progress = _progress() if sys.stderr.isatty() else None
         self.tee: ParquetTee | None = None
         self.conn = None
+        self._loader_info: ConnInfo | None = None
         self.load_nonce = secrets.token_hex(8)
         self.ingested_at = datetime.now(UTC).replace(tzinfo=UTC)
 
     # ---- setup ---------------------------------------------------------------------------------------
+    def loader_info(self) -> ConnInfo:
+        # Resolved once: while the embedded server restarts it reports itself stopped, and a retry must
+        # wait for it on the port it comes back on (connect's own backoff), not give up at once.
+        if self._loader_info is None:
+            self._loader_info = self.target.role("loader")
+        return self._loader_info
+
     def feeds(self) -> list[Feed]:
         feeds = load_feeds(self.options.feeds_dir)
         if self.options.feed:
@@ -157,7 +165,7 @@ class Loader:
                 self.conn.close()
         except psycopg2.Error:
             pass
-        self.conn = connect(self.target.role("loader"), total_seconds=self.options.retry_seconds)
+        self.conn = connect(self.loader_info(), total_seconds=self.options.retry_seconds)
         # The lock went with the old session; another loader may have started in between.
         if not audit.claim_loader_lock(self.conn):
             raise WarehouseError("another `warehouse ingest` took over this database while we reconnected")
@@ -180,7 +188,7 @@ class Loader:
         if self.options.dry_run:
             return self._dry_run(feeds, states, run_id)
 
-        self.conn = connect(self.target.role("loader"), total_seconds=self.options.retry_seconds)
+        self.conn = connect(self.loader_info(), total_seconds=self.options.retry_seconds)
         audit.ensure_tables(self.conn)
         if not audit.claim_loader_lock(self.conn):
             raise WarehouseError("another `warehouse ingest` is running against this database; try again when it ends")
@@ -214,7 +222,7 @@ class Loader:
         return report
 
     def _dry_run(self, feeds, states, run_id) -> IngestReport:
-        conn = connect(self.target.role("loader"), total_seconds=self.options.retry_seconds)
+        conn = connect(self.loader_info(), total_seconds=self.options.retry_seconds)
         audit.ensure_tables(conn)
         files = []
         for feed in feeds:
@@ -271,7 +279,7 @@ class Loader:
         if not todo:
             return loads
         parquet_output = feed.parquet_output or self.options.parquet_output
-        pipeline = stage_pipeline(f"ingest_{feed.feed}__{entity_name}", self.target.role("loader"), self._dlt_dir())
+        pipeline = stage_pipeline(f"ingest_{feed.feed}__{entity_name}", self.loader_info(), self._dlt_dir())
         staged_at = time.monotonic()
 
         def stage() -> None:

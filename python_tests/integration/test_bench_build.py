@@ -1,4 +1,4 @@
-"""`warehouse bench build` at a tiny size, on the real database: both sizes are reported, the change
+"""`warehouse bench build` at a tiny size, on the real database: the size is reported, the change
 day's files load without a single quarantined row, and the incremental run of patient_bmi_latest
 touches only the changed patients. No timings are asserted: on a shared machine they prove nothing."""
 
@@ -15,7 +15,8 @@ from warehouse.db.target import Target
 
 pytestmark = pytest.mark.integration
 
-SIZES = [30, 60]
+# One size keeps make test short (each size is two dbt builds); the loop over sizes is the same code.
+SIZES = [60]
 # 1 % of 60 patients is nobody; 10 % changes a handful, still well below the total.
 CHANGE_PERCENT = 10.0
 
@@ -39,7 +40,7 @@ def test_change_day_copies_the_generated_formats(tmp_path: Path) -> None:
     assert change.total_rows == sum(change.rows.values())
 
 
-def test_bench_build_reports_both_sizes_and_an_incremental_run_that_touches_only_the_change(target) -> None:
+def test_bench_build_reports_the_size_and_an_incremental_run_that_touches_only_the_change(target) -> None:
     messages: list[str] = []
     results = bench_build(SIZES, change_percent=CHANGE_PERCENT, log=messages.append)
     report = format_results(results, CHANGE_PERCENT)

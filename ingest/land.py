@@ -14,6 +14,7 @@ one segment (the server's COPY, on the other core), the next one is being produc
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
@@ -40,7 +41,13 @@ os.environ.setdefault("NORMALIZE__WORKERS", "2")
 os.environ.setdefault("LOAD__WORKERS", "2")
 
 import dlt
+from dlt.destinations import _adbc_jobs
 from dlt.pipeline.exceptions import PipelineStepFailed
+
+# dlt asks whether the ADBC driver is installed for every table of every run, each time loading the
+# driver and resolving its configuration (~0.1 s a call, seconds per load); the answer cannot change
+# while we run.
+_adbc_jobs.has_adbc_driver = functools.lru_cache(maxsize=None)(_adbc_jobs.has_adbc_driver)
 
 
 def stage_pipeline(name: str, info: ConnInfo, pipelines_dir: Path):

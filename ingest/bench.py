@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,8 +29,7 @@ from warehouse.db.connection import connect
 from warehouse.db.target import Target
 
 FEED = "bench"
-ENTITY = "members"
-FEED_YAML = """
+MEMBERS_YAML = """
 feed: bench
 description: Benchmark feed, a member roster with every PII class.
 entities:
@@ -50,10 +50,29 @@ entities:
       - {source: premium, name: premium, type: decimal, min: 0}
       - {source: note, name: note, pii: free_text}
 """
-HEADER = [
+MEMBERS_HEADER = [
     "member_id", "first_name", "last_name", "date_of_birth", "zip", "phone", "email", "national_id",
     "plan", "start_date", "premium", "note",
 ]  # fmt: skip
+# The warehouse's volume feed, shaped like `vitals` (per-minute monitor readings), as CSV so that the
+# bare COPY baseline reads the same file: narrow rows, one identifier to tokenise, range checks.
+VITALS_YAML = """
+feed: bench
+description: Benchmark feed, per-minute bedside-monitor readings like the vitals feed.
+entities:
+  readings:
+    business_key: [patient_id, recorded_at]
+    event_date: recorded_at
+    columns:
+      - {source: patient_id, name: patient_id, required: true, pii: identifier}
+      - {source: recorded_at, name: recorded_at, type: timestamp, format: "%Y-%m-%dT%H:%M:%SZ", required: true}
+      - {source: heart_rate, name: heart_rate, type: integer, min: 20, max: 250}
+      - {source: spo2, name: spo2, type: integer, min: 50, max: 100}
+      - {source: respiratory_rate, name: respiratory_rate, type: integer, min: 4, max: 60}
+      - {source: device_id, name: device_id}
+"""
+VITALS_HEADER = ["patient_id", "recorded_at", "heart_rate", "spo2", "respiratory_rate", "device_id"]
+READINGS_PER_PATIENT = 60  # one monitored hour a day, as the vitals generator writes
 FIRST = ["Anna", "Ben", "Chloe", "David", "Emma", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi", "Liam"]
 LAST = ["Smith", "Garcia", "Nguyen", "Okafor", "Johansson", "Khan", "Rossi", "Dubois", "Tanaka", "Silva"]
 NOTES = ["", "", "", "renewal", "moved plan", "paper statements", "called about claim"]
@@ -66,7 +85,7 @@ def write_bench_file(path: Path, rows: int, seed: int = 1) -> None:
     start = date(2020, 1, 1)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(HEADER)
+        writer.writerow(MEMBERS_HEADER)
         for i in range(rows):
             born = date(1930, 1, 1) + timedelta(days=rng.randrange(33_000))
             first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -83,6 +102,39 @@ def write_bench_file(path: Path, rows: int, seed: int = 1) -> None:
             )  # fmt: skip
 
 
+def write_vitals_file(path: Path, rows: int, seed: int = 1) -> None:
+    """Readings of one day, an hour a patient, ~1 in 2,000 out of range (quarantined); streamed."""
+    rng = random.Random(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(VITALS_HEADER)
+        for i in range(rows):
+            patient, minute = divmod(i, READINGS_PER_PATIENT)
+            minute += patient % (24 * 60 - READINGS_PER_PATIENT)
+            heart = rng.randrange(55, 110) if rng.random() > 0.0005 else 0
+            writer.writerow(
+                [
+                    f"MRN{patient:08d}", f"2026-11-20T{minute // 60:02d}:{minute % 60:02d}:00Z", heart,
+                    rng.randrange(92, 101), rng.randrange(10, 24), f"dev-{patient % 5000:05d}",
+                ]
+            )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BenchFeed:
+    yaml: str
+    entity: str
+    header: list[str]
+    write: Callable[[Path, int], None]
+
+
+FEEDS = {
+    "members": BenchFeed(MEMBERS_YAML, "members", MEMBERS_HEADER, write_bench_file),
+    "vitals": BenchFeed(VITALS_YAML, "readings", VITALS_HEADER, write_vitals_file),
+}
+
+
 @dataclass
 class Result:
     path: str
@@ -95,7 +147,7 @@ class Result:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
-def _child(path: str, csv_path: Path, workdir: Path, database: str) -> dict:
+def _child(path: str, csv_path: Path, workdir: Path, database: str, header: list[str]) -> dict:
     """Run one path in this (child) process; report its time and peak RSS."""
     import resource
 
@@ -113,7 +165,7 @@ def _child(path: str, csv_path: Path, workdir: Path, database: str) -> dict:
     elif path == "copy":
         conn = connect(target.role("loader", database))
         with conn.cursor() as cur:
-            columns = ", ".join(f"{c} text" for c in HEADER)
+            columns = ", ".join(f"{c} text" for c in header)
             cur.execute(f"drop table if exists raw.bench_copy; create unlogged table raw.bench_copy ({columns})")
             with csv_path.open("rb") as handle:
                 cur.copy_expert("copy raw.bench_copy from stdin with (format csv, header true)", handle, size=1 << 20)
@@ -140,12 +192,15 @@ def _child(path: str, csv_path: Path, workdir: Path, database: str) -> dict:
 
 
 def run_child_from_argv() -> None:
-    path, csv_path, workdir, database = sys.argv[1:5]
+    path, csv_path, workdir, database, feed = sys.argv[1:6]
     os.environ["WAREHOUSE_DB_NAME"] = database
-    print(json.dumps(_child(path, Path(csv_path), Path(workdir), database)))
+    print(json.dumps(_child(path, Path(csv_path), Path(workdir), database, FEEDS[feed].header)))
 
 
-def bench_ingest(rows: int, *, keep_database: bool = False, pandas: bool = True, log=print) -> list[Result]:
+def bench_ingest(
+    rows: int, *, feed: str = "members", keep_database: bool = False, pandas: bool = True, log=print
+) -> list[Result]:
+    bench_feed = FEEDS[feed]
     target = Target.discover()
     database = f"bench_{secrets.token_hex(3)}"
     target.init([database], log=lambda _m: None)
@@ -154,16 +209,16 @@ def bench_ingest(rows: int, *, keep_database: bool = False, pandas: bool = True,
         with tempfile.TemporaryDirectory(prefix="warehouse-bench-") as tmp:
             workdir = Path(tmp)
             (workdir / "feeds").mkdir()
-            (workdir / "feeds" / f"{FEED}.yml").write_text(FEED_YAML)
-            csv_path = workdir / "landing" / FEED / ENTITY / "bench_2026-11-20.csv"
-            log(f"generating {rows:,} rows ...")
-            write_bench_file(csv_path, rows)
+            (workdir / "feeds" / f"{FEED}.yml").write_text(bench_feed.yaml)
+            csv_path = workdir / "landing" / FEED / bench_feed.entity / "bench_2026-11-20.csv"
+            log(f"generating {rows:,} {feed} rows ...")
+            bench_feed.write(csv_path, rows)
             size_mb = csv_path.stat().st_size / 1e6
             for path in ("full", "copy", "pandas") if pandas else ("full", "copy"):
                 log(f"running ({'abc'[('full', 'copy', 'pandas').index(path)]}) {path} ...")
                 out = subprocess.run(
                     [sys.executable, "-c", "from ingest.bench import run_child_from_argv; run_child_from_argv()",
-                     path, str(csv_path), str(workdir), database],
+                     path, str(csv_path), str(workdir), database, feed],
                     capture_output=True, text=True, check=False,
                 )  # fmt: skip
                 if out.returncode != 0:
@@ -181,10 +236,11 @@ def bench_ingest(rows: int, *, keep_database: bool = False, pandas: bool = True,
     return results
 
 
-def format_results(results: list[Result], rows: int) -> str:
+def format_results(results: list[Result], rows: int, feed: str = "members") -> str:
     by = {r.path: r for r in results}
     lines = [
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, rows={rows:,}",
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"feed={feed}, rows={rows:,}",
         f"{'path':<44}{'seconds':>10}{'rows/s':>12}{'peak MB':>10}",
     ]
     labels = {

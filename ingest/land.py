@@ -1,14 +1,25 @@
 """dlt: bulk-load pseudonymised Arrow tables into the stage tables of schema `raw`.
 
-Arrow tables, not Python dicts (several times faster), written with dlt's `csv` loader format, which
-the postgres destination loads with COPY. Stage tables are replaced on every dlt run; rows carry the
-invocation's `_load_nonce`, so promotion never picks up rows of an earlier, interrupted run.
+Arrow tables, not Python dicts (several times faster), written with dlt's `parquet` loader format:
+extract writes the Arrow batches to Parquet once, normalize only moves the files, and the postgres
+destination loads them with binary COPY through ADBC (adbc-driver-postgresql). The `csv` format cost a
+Parquet -> CSV conversion in normalize and a text COPY that parses every value again. Stage tables
+are emptied by the loader before every load; rows carry the invocation's `_load_nonce`, so promotion
+never picks up rows of an earlier, interrupted run.
+
+The batches are produced (read, validated, pseudonymised: Python, one core) in a thread of their own, a
+bounded queue ahead of dlt, and dlt runs once per segment of about `SEGMENT_ROWS` rows: while it loads
+one segment (the server's COPY, on the other core), the next one is being produced.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterable, Iterator
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,9 +36,18 @@ os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")
 # as files grow), and normalize them on both cores.
 os.environ.setdefault("DATA_WRITER__FILE_MAX_ITEMS", "200000")
 os.environ.setdefault("NORMALIZE__WORKERS", "2")
+# Each load job holds a Parquet file's row group in memory and a server backend busy: two match two
+# cores, while dlt's default of 20 only adds memory.
+os.environ.setdefault("LOAD__WORKERS", "2")
 
 import dlt
+from dlt.destinations import _adbc_jobs
 from dlt.pipeline.exceptions import PipelineStepFailed
+
+# dlt asks whether the ADBC driver is installed for every table of every run, each time loading the
+# driver and resolving its configuration (~0.1 s a call, seconds per load); the answer cannot change
+# while we run.
+_adbc_jobs.has_adbc_driver = functools.lru_cache(maxsize=None)(_adbc_jobs.has_adbc_driver)
 
 
 def stage_pipeline(name: str, info: ConnInfo, pipelines_dir: Path):
@@ -42,15 +62,86 @@ def stage_pipeline(name: str, info: ConnInfo, pipelines_dir: Path):
     )
 
 
-def load_stage(pipeline, tables: Iterable[tuple[str, pa.Table]]) -> None:
-    """Replace the stage tables with what `tables` yields, (name, arrow table) pairs."""
+# Rows per dlt run: each run has a fixed cost (~0.3 s), and the last one's load is not overlapped.
+SEGMENT_ROWS = 200_000
+QUEUE_BATCHES = 8  # batches produced ahead of dlt: bounds memory (a batch is one 4 MB read block)
+
+
+def load_stage(pipeline, tables: Iterator[tuple[str, pa.Table]]) -> None:
+    """Append what `tables` yields, (stage table name, arrow table) pairs, to the (emptied) stage tables."""
     pipeline.abort_packages()  # a killed earlier run may have left a package behind
+    producer = _Producer(tables)
+    producer.start()
+    try:
+        while (first := producer.get()) is not None:
+            pipeline.run(producer.segment(first), write_disposition="append", loader_file_format="parquet")
+    finally:
+        producer.stop()
 
-    def items() -> Iterator:
-        for name, table in tables:
+
+@dataclass
+class _Failed:
+    error: BaseException
+
+
+class _Producer(threading.Thread):
+    """Runs the batch generator ahead of dlt; its exceptions are raised again in dlt's thread."""
+
+    def __init__(self, tables: Iterator[tuple[str, pa.Table]]) -> None:
+        super().__init__(name="ingest-batches", daemon=True)
+        self.tables = tables
+        self.queue: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
+        self.stopping = threading.Event()
+        self.finished = False
+
+    def run(self) -> None:
+        try:
+            for item in self.tables:
+                if not self._put(item):
+                    return
+            self._put(None)
+        except BaseException as exc:  # handed over, not swallowed: get() raises it
+            self._put(_Failed(exc))
+        finally:
+            close = getattr(self.tables, "close", None)
+            if close is not None:
+                close()  # a generator stopped early releases its open file here
+
+    def _put(self, item) -> bool:
+        while not self.stopping.is_set():
+            try:
+                self.queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def get(self) -> tuple[str, pa.Table] | None:
+        """The next (name, table), or None at the end."""
+        if self.finished:
+            return None
+        item = self.queue.get()
+        if isinstance(item, _Failed):
+            raise item.error
+        self.finished = item is None
+        return item
+
+    def segment(self, first: tuple[str, pa.Table]) -> Iterator:
+        """Items for one dlt run: `first`, then more until about SEGMENT_ROWS rows or the end."""
+        item: tuple[str, pa.Table] | None = first
+        rows = 0
+        while item is not None:
+            name, table = item
+            rows += table.num_rows
             yield dlt.mark.with_table_name(table, name)
+            if rows >= SEGMENT_ROWS:
+                return
+            item = self.get()
 
-    pipeline.run(items(), write_disposition="replace", loader_file_format="csv")
+    def stop(self) -> None:
+        # No timeout: a retry starts a new producer, and two must never share the loader's file state.
+        self.stopping.set()
+        self.join()
 
 
 __all__ = ["PipelineStepFailed", "load_stage", "stage_pipeline"]

@@ -68,6 +68,7 @@ class FileState:
     drift: dict | None = None
     unreadable: bool = False  # held as a whole before or while reading: stage rows of it are void
     key_hashes: list[np.ndarray] | None = field(default_factory=list)  # whether any key repeats
+    staged_rows: dict[str, int] = field(default_factory=dict)  # stage table suffix -> rows of this file
 
     def track_keys(self, hashes: np.ndarray) -> None:
         if self.key_hashes is None:
@@ -287,10 +288,12 @@ class Loader:
             if self.tee is not None:
                 self.tee.discard_all()
             self.tee = ParquetTee(self._dlt_dir() / "parquet_tee" / self.load_nonce) if parquet_output else None
+            self._empty_stage(feed, entity_name)
             load_stage(pipeline, self._stage_tables(feed, entity_name, todo, run_id))
 
         self._retry(f"loading {feed.feed}/{entity_name} through dlt", stage)
-        self._index_stage(feed, entity_name)
+        if len(todo) > 1:
+            self._index_stage(feed, entity_name)
         promoted_at = time.monotonic()
         entity = feed.entities[entity_name]
         watermark = entity.incremental.column if entity.incremental.mode == "watermark" else None
@@ -301,6 +304,7 @@ class Loader:
                 config_sha256=_config_sha(feed), load_nonce=self.load_nonce, held=state.held,
                 reason_counts=state.reason_counts, watermark_column=watermark, drift=state.drift,
                 use_stage=not state.unreadable, unique_keys=state.keys_unique(),
+                sole_stage_rows=_sole_stage_rows(state, todo),
             )  # fmt: skip
             if self.tee is not None:
                 self._publish_parquet(feed, state)
@@ -338,17 +342,25 @@ class Loader:
     def _dlt_dir(self) -> Path:
         return self.options.work_dir or self.target.state.root / "dlt"
 
-    def _index_stage(self, feed: Feed, entity_name: str) -> None:
+    def _stage_tables_present(self, cur, feed: Feed, entity_name: str) -> Iterator[str]:
+        for suffix in ("", "_calculated", "_quarantine"):
+            name = stage_name(feed, entity_name, suffix)
+            cur.execute("select to_regclass(%s) is not null", (f'raw."{name}"',))
+            if cur.fetchone()[0]:
+                yield name
+
+    def _empty_stage(self, feed: Feed, entity_name: str) -> None:
+        """dlt appends in several runs per load, so the stage tables are emptied here, once, beforehand."""
         with self.conn.cursor() as cur:
-            for suffix in ("", "_calculated", "_quarantine"):
-                name = stage_name(feed, entity_name, suffix)
-                cur.execute("select relpersistence from pg_class where oid = to_regclass(%s)", (f'raw."{name}"',))
-                found = cur.fetchone()
-                if found is None:
-                    continue
-                if found[0] == "p":
-                    # Stage tables are rebuilt by every run: write-ahead logging them buys nothing.
-                    cur.execute(f'alter table raw."{name}" set unlogged')
+            for name in list(self._stage_tables_present(cur, feed, entity_name)):
+                cur.execute(f'truncate table raw."{name}"')
+                # An index left by a run of several files would slow every COPY of this one.
+                cur.execute(f'drop index if exists raw."{name}_file"')
+
+    def _index_stage(self, feed: Feed, entity_name: str) -> None:
+        """Several files share the stage tables: each promotion picks its own rows by file hash."""
+        with self.conn.cursor() as cur:
+            for name in list(self._stage_tables_present(cur, feed, entity_name)):
                 cur.execute(f'create index if not exists "{name}_file" on raw."{name}" (_file_sha256)')
 
     # ---- per file -----------------------------------------------------------------------------------------
@@ -367,6 +379,7 @@ class Loader:
         state.load = load
         state.reason_counts = {}
         state.key_hashes = []
+        state.staged_rows = {}
         ctx = FileContext(
             feed=feed.feed, entity=entity_name, client_id=landed.client_id, file_name=landed.name,
             file_sha256=state.sha256, file_date=landed.file_date, file_seq=landed.seq, run_id=run_id,
@@ -420,10 +433,14 @@ class Loader:
                         state.reason_counts[reason] = state.reason_counts.get(reason, 0) + count
                     if outputs.raw is not None:
                         state.track_keys(_key_hashes(outputs.raw, entity.business_key))
+                        state.staged_rows[""] = state.staged_rows.get("", 0) + outputs.raw.num_rows
                         yield raw_name, outputs.raw
                         if self.tee is not None:
                             self.tee.write(state.sha256, entity_name, "raw", outputs.raw)
                     if outputs.calculated is not None:
+                        state.staged_rows["_calculated"] = (
+                            state.staged_rows.get("_calculated", 0) + outputs.calculated.num_rows
+                        )
                         yield calculated_name, outputs.calculated
                         if self.tee is not None:
                             self.tee.write(state.sha256, entity_name, "calculated", outputs.calculated)
@@ -490,10 +507,35 @@ class Loader:
         return row[0] - timedelta(hours=entity.incremental.lookback_hours)
 
 
+def _sole_stage_rows(state: FileState, todo: list[FileState]) -> dict[str, int]:
+    """Stage tables this file alone filled in this run: promotion may take them over whole."""
+    if state.unreadable:
+        return {}
+    return {
+        suffix: rows
+        for suffix, rows in state.staged_rows.items()
+        if rows and not any(other.staged_rows.get(suffix) for other in todo if other is not state)
+    }
+
+
 def _key_hashes(table: pa.Table, key: list[str]) -> np.ndarray:
-    columns = [table.column(name).to_pylist() for name in key]
-    rows = columns[0] if len(columns) == 1 else zip(*columns, strict=True)
-    return np.fromiter(map(hash, rows), dtype=np.int64, count=table.num_rows)
+    """One 64-bit hash per row over the key columns, column by column in numpy.
+
+    Hashing rows as Python tuples cost more than all validation on a narrow file with a composite key
+    (a timestamp column becomes a datetime object per row).
+    """
+    hashes = np.zeros(table.num_rows, dtype=np.int64)
+    for name in key:
+        hashes = hashes * np.int64(1_000_003) ^ _column_hashes(table.column(name).combine_chunks())
+    return hashes
+
+
+def _column_hashes(values: pa.Array) -> np.ndarray:
+    kind = values.type
+    if pa.types.is_integer(kind) or pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        as_int = values.cast(pa.int32() if pa.types.is_date32(kind) else pa.int64()).cast(pa.int64())
+        return np.asarray(as_int.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.fromiter(map(hash, values.to_pylist()), dtype=np.int64, count=len(values))
 
 
 def _progress():

@@ -8,8 +8,9 @@ loader killed at any moment leaves either the whole file or nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
 
@@ -42,6 +43,8 @@ class PromoteRequest:
     drift: dict | None = None
     use_stage: bool = True
     unique_keys: bool | None = False  # the loader saw no key twice in this file; None: not tracked
+    # Stage tables (by suffix) that this file alone filled in this run, with the rows it put there.
+    sole_stage_rows: dict[str, int] = field(default_factory=dict)
 
 
 def _columns(cur, schema: str, table: str) -> list[tuple[str, str]]:
@@ -114,6 +117,8 @@ def _merge(cur, req: PromoteRequest, suffix: str) -> None:
         return
     # Business keys are scoped by client: two clinics may both have an MRN 1001.
     key = ["_client_id", *entity.business_key]
+    if _swap_in(cur, req, suffix, stage, target, key):
+        return
     columns = _ensure_target(cur, stage, "raw", target, key)
     ident = sql.Identifier
     cols = sql.SQL(", ").join(map(ident, columns))
@@ -176,6 +181,41 @@ def _merge(cur, req: PromoteRequest, suffix: str) -> None:
         ),
         params,
     )
+
+
+def _swap_in(cur, req: PromoteRequest, suffix: str, stage: str, target: str, key: list[str]) -> bool:
+    """A first load: the stage table becomes the target table, so the file is not written a second time.
+
+    Only when the target does not exist yet and the stage table holds this file's rows and nothing
+    else: the loader empties the stage tables before dlt appends to them, and no other file of this run
+    staged rows there. The key index doubles as the duplicate check: if the file repeats a key (or a
+    retried dlt job loaded a part twice), the savepoint undoes the swap and the caller deduplicates.
+    Stage tables are logged for this (crash recovery empties an unlogged table); one left unlogged by
+    an earlier version is made logged here.
+    """
+    if not req.sole_stage_rows.get(suffix) or req.unique_keys is False or _table_exists(cur, "raw", target):
+        return False
+    ident = sql.Identifier
+    cur.execute("select relpersistence from pg_class where oid = to_regclass(%s)", (f'raw."{stage}"',))
+    unlogged = cur.fetchone()[0] == "u"
+    cur.execute("savepoint swap_in")
+    cur.execute(sql.SQL("drop index if exists raw.{}").format(ident(f"{stage}_file")))
+    cur.execute(sql.SQL("alter table raw.{} rename to {}").format(ident(stage), ident(target)))
+    # The next load appends to the stage table again: an empty twin takes its place.
+    cur.execute(sql.SQL("create table raw.{} (like raw.{} including all)").format(ident(stage), ident(target)))
+    dropped = [c for c, _ in _columns(cur, "raw", target) if c in STAGE_ONLY or c.startswith("_dlt")]
+    for column in dropped:
+        # Metadata only: the old values stay in the rows on disk, invisible, until they are rewritten.
+        cur.execute(sql.SQL("alter table raw.{} drop column {}").format(ident(target), ident(column)))
+    if unlogged:
+        cur.execute(sql.SQL("alter table raw.{} set logged").format(ident(target)))
+    try:
+        _create_key_index(cur, "raw", target, key)
+    except psycopg2.errors.UniqueViolation:
+        cur.execute("rollback to savepoint swap_in")
+        return False
+    cur.execute("release savepoint swap_in")
+    return True
 
 
 LINEAGE_TYPES = {

@@ -128,12 +128,19 @@ def key_init() -> None:
 def bench_ingest_command(
     rows: int = typer.Option(1_000_000, "--rows", min=1000, help="Rows in the generated file."),
     pandas: bool = typer.Option(True, "--pandas/--no-pandas", help="Run the (slow) pandas baseline."),
+    feed: str = typer.Option(
+        "members",
+        "--feed",
+        help="members: 12 columns, every PII class; vitals: narrow per-minute readings, the volume feed.",
+    ),
 ) -> None:
     """Full ingest path vs a bare COPY vs pandas read_csv + to_sql, on the same generated file."""
-    from ingest.bench import bench_ingest, format_results
+    from ingest.bench import FEEDS, bench_ingest, format_results
 
-    results = bench_ingest(rows, pandas=pandas, log=_say)
-    typer.echo(format_results(results, rows))
+    if feed not in FEEDS:
+        raise WarehouseError(f"unknown benchmark feed {feed!r}; choose one of: {', '.join(FEEDS)}")
+    results = bench_ingest(rows, feed=feed, pandas=pandas, log=_say)
+    typer.echo(format_results(results, rows, feed))
 
 
 @bench_app.command("build")

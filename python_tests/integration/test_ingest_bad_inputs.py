@@ -357,3 +357,28 @@ def test_duplicate_keys_are_resolved_whether_or_not_the_loader_tracked_them(inge
     env.land("acme_2026-11-21.csv", "\n".join([HEADER, row("P2", height="160"), row("P3")]) + "\n")
     env.ingest()
     assert sorted(r["height_cm"] for r in env.table("raw")) == [160.0, 170.0, 175.0]
+
+
+def test_a_first_load_takes_the_stage_table_over_and_the_next_run_merges(ingest_env):
+    """The first file of a new table becomes that table without a copy: it must still be crash-safe
+    (logged), keyed, readable by dbt, free of stage-only columns, and leave dlt an empty stage table."""
+    env = ingest_env
+    env.write_feed()
+    env.land(FILE, "\n".join([HEADER, row("P1", height="170"), row("P2")]) + "\n")
+    env.ingest()
+    for suffix in ("", "_calculated"):
+        table = f'raw."{env.feed}__people{suffix}"'
+        assert env.query("select relpersistence from pg_class where oid = %s::regclass", table) == [("p",)]
+        assert env.query("select has_table_privilege('transformer', %s, 'select')", table) == [(True,)]
+        indexes = env.query(
+            "select indexdef from pg_indexes where schemaname = 'raw' and tablename = %s", f"{env.feed}__people{suffix}"
+        )
+        assert any("UNIQUE" in d and "(_client_id, person_id)" in d for (d,) in indexes), indexes
+        assert env.query(f'select count(*) from raw."stage__{env.feed}__people{suffix}"') == [(0,)]
+    columns = set(env.table("raw")[0])
+    assert "_load_nonce" not in columns and "_record_id" in columns
+    assert len(env.table("raw")) == 2
+    env.land("acme_2026-11-21.csv", "\n".join([HEADER, row("P2", height="160"), row("P3", height="150")]) + "\n")
+    env.ingest()
+    rows = sorted((r["_source_file"], r["height_cm"]) for r in env.table("raw"))
+    assert rows == [("acme_2026-11-20.csv", 170.0), ("acme_2026-11-21.csv", 150.0), ("acme_2026-11-21.csv", 160.0)]

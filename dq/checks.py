@@ -350,6 +350,7 @@ def check_dbt(history: History, links: Links) -> list[Finding]:
                         "column": node.column_name,
                         "unique_id": node.unique_id,
                         "test_docs_url": links.node(node.unique_id),
+                        "failures_relation": node.failures_relation,
                     },
                 )
             )

@@ -135,6 +135,7 @@ class NodeResult:
     status: str
     failures: int | None
     completed_at: datetime | None
+    failures_relation: str | None = None  # where dbt stored the failing rows (store_failures)
 
 
 @dataclass(frozen=True)
@@ -296,7 +297,7 @@ order by i.started_at
 
 NODE_COLUMNS = """
 invocation_id, unique_id, resource_type, node_name, attached_node, column_name, test_name, severity, status,
-failures, completed_at
+failures, completed_at, failures_relation
 """
 
 
@@ -389,6 +390,37 @@ def sample_record_ids(
     query += sql.SQL(" order by _source_line limit %s")
     args.append(limit)
     return [row[0] for row in _rows(conn, query, tuple(args))]
+
+
+# Columns of a failing-rows relation that may be shown: lineage and surrogate keys. Never tokens,
+# values or free text: a test's failing rows are whole model rows.
+KEY_COLUMN = re.compile(r"^(_record_id|[a-z0-9_]*_key)$")
+
+
+def failing_row_keys(conn: Conn, relation: str, *, limit: int = 3) -> list[str]:
+    """Keys of a failing dbt test's stored rows (dbt's store_failures view in `audit`), as `auditor`.
+
+    Only `_record_id` or `*_key` columns are read (the first one the relation has); a relation with
+    neither gives nothing."""
+    parts = [part.strip('"') for part in relation.split(".")][-2:]
+    if len(parts) != 2 or parts[0] != "audit":
+        return []
+    columns = [
+        row[0]
+        for row in _rows(
+            conn,
+            "select column_name from information_schema.columns where table_schema = %s and table_name = %s "
+            "order by ordinal_position",
+            tuple(parts),
+        )
+    ]
+    keys = [c for c in columns if c == "_record_id"] or [c for c in columns if KEY_COLUMN.match(c)]
+    if not keys:
+        return []
+    query = sql.SQL("select distinct {}::text from {}.{} where {} is not null order by 1 limit %s").format(
+        sql.Identifier(keys[0]), sql.Identifier(parts[0]), sql.Identifier(parts[1]), sql.Identifier(keys[0])
+    )
+    return [row[0] for row in _rows(conn, query, (limit,))]
 
 
 def latest_dbt_invocation(conn: Conn) -> str | None:

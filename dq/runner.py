@@ -100,6 +100,7 @@ def collect(
     collected = Collected(database, history, findings, notes=notes)
     if history is not None:
         _sample(target, collected)
+        _sample_failing_tests(target, collected)
     return collected
 
 
@@ -133,6 +134,29 @@ def _sample(target: Target, collected: Collected) -> None:
         collected.notes.append(f"no sample keys: {hist.readable(exc)}")
     finally:
         conn.close()
+
+
+def _sample_failing_tests(target: Target, collected: Collected) -> None:
+    """Keys (`_record_id` or `*_key`) of the rows each failing dbt test stored in `audit`, as `auditor`."""
+    wanted = [f for f in collected.findings if f.check == "dbt_test" and f.details.get("failures_relation")]
+    if not wanted:
+        return
+    try:
+        conn = _open(target, "auditor", collected.database)
+    except WarehouseError as exc:
+        collected.notes.append(f"no failing-test keys: {exc}")
+        return
+    try:
+        sampled = {id(f): hist.failing_row_keys(conn, str(f.details["failures_relation"])) for f in wanted}
+    except psycopg2.Error as exc:
+        collected.notes.append(f"no failing-test keys: {hist.readable(exc)}")
+        return
+    finally:
+        conn.close()
+    collected.findings = [
+        dataclasses.replace(f, sample_record_ids=tuple(sampled[id(f)])) if id(f) in sampled else f
+        for f in collected.findings
+    ]
 
 
 def out_dir_for(config: DqConfig, out: Path | None) -> Path:

@@ -38,6 +38,8 @@
         message text,
         primary key (invocation_id, unique_id)
     );
+    -- where a test's failing rows can be read (store_failures); added after the first release
+    alter table audit.dbt_node_results add column if not exists failures_relation text;
     create table if not exists audit.dbt_source_freshness (
         invocation_id text not null,
         unique_id text not null,
@@ -83,7 +85,11 @@
         {% set nodes = results | rejectattr('node.resource_type', 'equalto', 'source') | list %}
         {% for batch in nodes | batch(200) %}
             {% set rows %}
-                insert into audit.dbt_node_results values
+                insert into audit.dbt_node_results (
+                    invocation_id, unique_id, resource_type, node_name, schema_name, attached_node, column_name,
+                    test_name, severity, status, failures, rows_affected, execution_seconds, completed_at, message,
+                    failures_relation
+                ) values
                 {% for result in batch %}
                     {%- set node = result.node -%}
                     {%- set completed = (result.timing | map(attribute='completed_at') | select | list) -%}
@@ -103,7 +109,8 @@
                         {{ affected if affected is not none and node.resource_type != 'test' else 'null' }},
                         {{ result.execution_time or 0 }},
                         {{ audit_sql_literal(completed | last if completed else none) }},
-                        {{ audit_sql_literal((result.message or '')[:500]) }}
+                        {{ audit_sql_literal((result.message or '')[:500]) }},
+                        {{ audit_sql_literal(node.relation_name if node.resource_type == 'test' and node.config.store_failures else none) }}
                     ){% if not loop.last %},{% endif %}
                 {% endfor %}
                 on conflict (invocation_id, unique_id) do nothing

@@ -1,5 +1,5 @@
 """`warehouse dq` end to end on a real database: a generated landing zone (with its PII manifest) in
-which one client's file has too many invalid rows and another client skipped a delivery, ingested
+which one client's file has ~8 % invalid rows and the same client's next file never arrives, ingested
 through the CLI; the report and the alerts, received by a local webhook server and a local SMTP
 server; suppression of the repeat; the report in headless Chromium; and no PII value anywhere."""
 

@@ -52,52 +52,28 @@ members as (
 ),
 
 ages as (
-
-    select
-        crosswalk.patient_key,
-        'clinic_emr' as feed,
-        calculated.age_years_at_ingestion,
-        calculated.birth_year,
-        calculated._file_date,
-        calculated._client_id,
-        calculated._record_id
-    from {{ ref('stg_clinic_emr__patients_calculated') }} as calculated
-    inner join crosswalk
-        on
-            crosswalk.feed = 'clinic_emr'
-            and calculated._client_id = crosswalk.client_id
-            and calculated.patient_mrn_token = crosswalk.source_key
-    union all
-    select
-        crosswalk.patient_key,
-        'member_roster' as feed,
-        calculated.age_years_at_ingestion,
-        calculated.birth_year,
-        calculated._file_date,
-        calculated._client_id,
-        calculated._record_id
-    from {{ ref('stg_member_roster__members_calculated') }} as calculated
-    inner join crosswalk
-        on
-            crosswalk.feed = 'member_roster'
-            and calculated._client_id = crosswalk.client_id
-            and calculated.member_token = crosswalk.source_key
-    union all
-    select
-        crosswalk.patient_key,
-        'synthea' as feed,
-        calculated.age_years_at_ingestion,
-        calculated.birth_year,
-        calculated._file_date,
-        calculated._client_id,
-        calculated._record_id
-    from {{ ref('stg_synthea__patients_calculated') }} as calculated
-    inner join crosswalk
-        on
-            crosswalk.feed = 'synthea'
-            and calculated._client_id = crosswalk.client_id
-            and calculated.synthea_patient_token = crosswalk.source_key
-
+    {%- set calculated_tables = [
+        ('clinic_emr', 'stg_clinic_emr__patients_calculated', 'patient_mrn_token'),
+        ('member_roster', 'stg_member_roster__members_calculated', 'member_token'),
+        ('synthea', 'stg_synthea__patients_calculated', 'synthea_patient_token'),
+    ] %}
+    {% for feed, model, token in calculated_tables %}
+        select
+            crosswalk.patient_key,
+            '{{ feed }}' as feed,
+            calculated.age_years_at_ingestion,
+            calculated.birth_year,
+            calculated._file_date,
+            calculated._client_id,
+            calculated._record_id
+        from {{ ref(model) }} as calculated
+        inner join crosswalk
+            on
+                crosswalk.feed = '{{ feed }}'
+                and calculated._client_id = crosswalk.client_id
+                and calculated.{{ token }} = crosswalk.source_key
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 latest_body_measurements as (

@@ -229,10 +229,7 @@ def bench_ingest(
             log(f"file: {size_mb:.1f} MB, {rows:,} rows")
     finally:
         if not keep_database:
-            admin = connect(target.admin("postgres") if not target.external else target.admin())
-            with admin.cursor() as cur:
-                cur.execute(f'drop database if exists "{database}" with (force)')
-            admin.close()
+            target.drop(database)
     return results
 
 

@@ -89,15 +89,6 @@ def _throwaway(target: Target, prefix: str) -> str:
     return name
 
 
-def _drop(target: Target, name: str) -> None:
-    admin = connect(target.admin("postgres") if not target.external else target.admin())
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-    finally:
-        admin.close()
-
-
 @pytest.fixture(scope="module")
 def warehouse(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     database = _throwaway(target, "test_dbt")
@@ -107,7 +98,7 @@ def warehouse(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Itera
         built.run()
         yield built
     finally:
-        _drop(target, database)
+        target.drop(database)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -293,4 +284,4 @@ def test_bmi_macro_matches_synthea_own_bmi_on_the_real_export(target: Target, tm
         (check,) = [r for r in results if r["unique_id"].split(".")[-1] == "assert_bmi_macro_matches_synthea_bmi"]
         assert check["status"] == "pass" and check["failures"] == 0
     finally:
-        _drop(target, database)
+        target.drop(database)

@@ -166,10 +166,7 @@ def world(target: Target, tmp_path_factory: pytest.TempPathFactory):
                 env,
             )
     finally:
-        admin = connect(target.admin("postgres") if not target.external else target.admin())
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{database}" with (force)')
-        admin.close()
+        target.drop(database)
 
 
 def findings(report: dict, check: str) -> list[dict]:

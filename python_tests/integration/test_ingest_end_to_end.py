@@ -53,11 +53,8 @@ def scratch_database(target: Target):
         return name
 
     yield make
-    admin = connect(target.admin("postgres") if not target.external else target.admin())
-    with admin.cursor() as cur:
-        for name in created:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-    admin.close()
+    for name in created:
+        target.drop(name)
 
 
 def ingest_cli(landing: Path, database: str, work_dir: Path, *extra: str, parquet: Path | None = None):

@@ -398,7 +398,7 @@ KEY_COLUMN = re.compile(r"^(_record_id|[a-z0-9_]*_key)$")
 
 
 def failing_row_keys(conn: Conn, relation: str, *, limit: int = 3) -> list[str]:
-    """Keys of a failing dbt test's stored rows (dbt's store_failures view in `audit`), as `auditor`.
+    """Keys of a failing dbt test's stored rows (dbt's store_failures table in `audit`), as `auditor`.
 
     Only `_record_id` or `*_key` columns are read (the first one the relation has); a relation with
     neither gives nothing."""

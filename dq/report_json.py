@@ -84,7 +84,7 @@ def build_report(
             "invocation_id": f.run_id,
             "model_docs_url": f.docs_url,
             "test_docs_url": f.details.get("test_docs_url"),
-            # keys of the failing rows dbt stored (store_failures views in audit): _record_id or *_key only
+            # keys of the failing rows dbt stored (store_failures tables in audit): _record_id or *_key only
             "sample_record_ids": list(f.sample_record_ids),
         }
         for f in findings

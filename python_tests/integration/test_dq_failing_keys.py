@@ -1,5 +1,5 @@
 """Keys of a failing dbt test's stored rows: only `_record_id` or `*_key` columns ever leave the
-database, never an identifier token or a value, read as the auditor from dbt's store_failures views."""
+database, never an identifier token or a value, read as the auditor from what dbt's store_failures keeps in audit."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_only_lineage_and_surrogate_keys_are_sampled(target: Target, test_databa
         assert hist.failing_row_keys(conn, f'"{test_database}"."audit"."fail_with_record_id"') == ["r1", "r2"]
         assert hist.failing_row_keys(conn, f'"{test_database}"."audit"."fail_with_key"') == ["k1"]
         assert hist.failing_row_keys(conn, f'"{test_database}"."audit"."fail_without_keys"') == []
-        # Only dbt's failure views in audit are read, whatever a history row claims.
+        # Only dbt's failure relations in audit are read, whatever a history row claims.
         assert hist.failing_row_keys(conn, f'"{test_database}"."raw"."anything"') == []
     finally:
         conn.close()

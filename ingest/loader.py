@@ -129,6 +129,18 @@ class Loader:
         self.load_nonce = secrets.token_hex(8)
         self.ingested_at = datetime.now(UTC).replace(tzinfo=UTC)
 
+    def _file_stamp(self) -> datetime:
+        """Each file's `_ingested_at`, strictly increasing in the order files are promoted.
+
+        dbt's incremental models take the rows stamped after the newest they hold. That is exact
+        because one loader runs at a time (the advisory lock), files are promoted in the order they
+        were stamped, and each file commits whole: a build sees every file up to some stamp and none
+        after it, even while a run is in progress. One stamp per run would let a build that ran
+        between two files of a run miss the rest of the run."""
+        stamp = max(datetime.now(UTC), self.ingested_at + timedelta(microseconds=1))
+        self.ingested_at = stamp
+        return stamp
+
     # ---- setup ---------------------------------------------------------------------------------------
     def loader_info(self) -> ConnInfo:
         # Resolved once: while the embedded server restarts it reports itself stopped, and a retry must
@@ -383,7 +395,7 @@ class Loader:
         ctx = FileContext(
             feed=feed.feed, entity=entity_name, client_id=landed.client_id, file_name=landed.name,
             file_sha256=state.sha256, file_date=landed.file_date, file_seq=landed.seq, run_id=run_id,
-            load_nonce=self.load_nonce, ingested_at=self.ingested_at, key=self.key, names=self.names,
+            load_nonce=self.load_nonce, ingested_at=self._file_stamp(), key=self.key, names=self.names,
         )  # fmt: skip
         raw_name = stage_name(feed, entity_name)
         quarantine_name = stage_name(feed, entity_name, "_quarantine")

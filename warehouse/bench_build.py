@@ -8,7 +8,9 @@ Per size, in a throwaway database that is dropped at the end (also on failure or
 2. write one more day of files that changes about `change_percent` % of the patients (a new weight
    measured at a new encounter, a re-priced visit, a few bedside-monitor readings, a plan change),
    built from rows of the generated files so identifiers and formats are the real ones; ingest it;
-3. `dbt build` again (timed): the incremental run.
+3. `dbt build --vars '{test_scope: arrivals}'` again (timed): the incremental run, as a daily run
+   builds it (row-level data tests check the rows that arrived since the last build; table-level
+   and singular tests still read whole tables; macros/test_scope.sql).
 
 The question the figures answer: does the incremental run cost grow with the change or with the
 total? Rows affected by the incremental models and each run's slowest nodes come from dbt's own
@@ -23,6 +25,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,12 +45,22 @@ from warehouse.paths import project_root
 Log = Callable[[str], None]
 
 INCREMENTAL_MODELS: tuple[str, ...] = (
+    "patient_crosswalk",
+    "observation",
+    "encounter",
+    "visit",
+    "member",
+    "vital_sign_reading",
+    "patient_attribute_candidate",
+    "patient_attribute_resolution",
+    "patient",
     "patient_bmi_latest",
     "daily_visit_metrics",
-    "vital_sign_reading",
     "vitals_daily_features",
 )
 SLOWEST = 5
+INCREMENTAL_VARS = "{test_scope: arrivals}"
+KINDS = ("model", "snapshot", "seed", "test", "unit_test")
 FILE_NAME = re.compile(r"^(?P<client>[a-z0-9]+)_(?P<date>\d{4}-\d{2}-\d{2})(?:_(?P<seq>\d+))?\.(?:csv|ndjson)$")
 MRN = re.compile(r"^MRN\d{8}$")
 SSN = re.compile(r"^\d{3}-\d{2}-\d{4}$")
@@ -365,6 +378,9 @@ class BuildRun:
     failures: int
     slowest: list[tuple[str, float]]  # (resource type.name, seconds), slowest first
     rows_affected: dict[str, int | None]  # incremental model -> rows its statement affected
+    # Node seconds summed per kind (model, test, unit_test, snapshot, seed): models are what an
+    # incremental run can make cheaper; data tests check whole tables in every run by design.
+    seconds_by_kind: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -448,7 +464,11 @@ def read_run_results(path: Path, seconds: float) -> BuildRun:
         if kind == "model" and name in affected:
             affected[name] = (result.get("adapter_response") or {}).get("rows_affected")
     failures = sum(1 for r in results if r.get("status") in ("error", "fail"))
-    return BuildRun(seconds, len(results), failures, slowest, affected)
+    by_kind: dict[str, float] = {}
+    for uid, node_seconds in timed:
+        kind = uid.split(".", 1)[0]
+        by_kind[kind] = by_kind.get(kind, 0.0) + node_seconds
+    return BuildRun(seconds, len(results), failures, slowest, affected, by_kind)
 
 
 def _short(unique_id: str) -> str:
@@ -467,7 +487,15 @@ def _bmi_patients(target: Target, database: str) -> int:
 
 
 def bench_size(
-    target: Target, patients: int, *, change_percent: float, seed: int, key: str, log: Log, keep: bool = False
+    target: Target,
+    patients: int,
+    *,
+    change_percent: float,
+    seed: int,
+    key: str,
+    log: Log,
+    keep: bool = False,
+    results_dir: Path | None = None,
 ) -> SizeResult:
     from ingest.generate.landing import generate_landing_zone
 
@@ -500,6 +528,7 @@ def bench_size(
             log(f"[{patients:,} patients] full dbt build ...")
             full_seconds = _dbt(["build", "--target", "dev"], env, dbt_log)
             full = read_run_results(target_path / "run_results.json", full_seconds)
+            _keep_results(target_path, results_dir, f"{patients}-full")
             bmi_patients = _bmi_patients(target, database)
 
             change = write_changes(landing, change_percent)
@@ -509,8 +538,10 @@ def bench_size(
             )
             change_ingest = _ingest(landing, work / "dlt", loader_env, log)
             log(f"[{patients:,} patients] incremental dbt build ...")
-            incremental_seconds = _dbt(["build", "--target", "dev"], env, dbt_log)
+            # As a daily run builds: row-level tests check the rows that arrived since the last build.
+            incremental_seconds = _dbt(["build", "--target", "dev", "--vars", INCREMENTAL_VARS], env, dbt_log)
             incremental = read_run_results(target_path / "run_results.json", incremental_seconds)
+            _keep_results(target_path, results_dir, f"{patients}-incremental")
             dbt_log.unlink(missing_ok=True)
     finally:
         if not keep:
@@ -518,8 +549,21 @@ def bench_size(
     return SizeResult(patients, ingested, full, change, change_ingest, incremental, bmi_patients, database)
 
 
+def _keep_results(target_path: Path, results_dir: Path | None, label: str) -> None:
+    """A copy of a build's run_results.json, for reading every node's time after the run."""
+    if results_dir is not None:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(target_path / "run_results.json", results_dir / f"{label}-run_results.json")
+
+
 def bench_build(
-    sizes: list[int], *, change_percent: float = 1.0, seed: int = 42, log: Log = print, keep: bool = False
+    sizes: list[int],
+    *,
+    change_percent: float = 1.0,
+    seed: int = 42,
+    log: Log = print,
+    keep: bool = False,
+    results_dir: Path | None = None,
 ) -> list[SizeResult]:
     """Every size in turn (never in parallel: they would share the two cores and skew each other)."""
     target = Target.discover()
@@ -534,7 +578,9 @@ def bench_build(
         dbt_log.unlink(missing_ok=True)
     results = []
     for n in sizes:
-        result = bench_size(target, n, change_percent=change_percent, seed=seed, key=key, log=log, keep=keep)
+        result = bench_size(
+            target, n, change_percent=change_percent, seed=seed, key=key, log=log, keep=keep, results_dir=results_dir
+        )
         # Said at once, so a long run stopped at a bigger size still leaves the smaller sizes' figures.
         log(
             f"[{n:,} patients] full build {result.full.seconds:.1f} s, incremental {result.incremental.seconds:.1f} s"
@@ -553,6 +599,7 @@ def format_results(results: list[SizeResult], change_percent: float) -> str:
     lines = [
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"change: ~{change_percent:g} % of patients; ingest time is not in the build times",
+        f"full build: dbt build; incremental build: dbt build --vars '{INCREMENTAL_VARS}'",
         "",
         f"{'patients':>10}{'raw rows':>12}{'ingest s':>10}{'full build s':>14}{'changed pts':>13}"
         f"{'change rows':>13}{'incr ingest s':>15}{'incr build s':>14}{'incr/full':>11}",
@@ -564,14 +611,20 @@ def format_results(results: list[SizeResult], change_percent: float) -> str:
             f"{r.incremental.seconds:>14.1f}{r.ratio:>11.2f}"
         )
     lines += ["", "rows affected by the incremental models (full build -> incremental build):"]
-    lines.append(f"{'model':<24}" + "".join(f"{f'{r.patients:,} patients':>28}" for r in results))
+    lines.append(f"{'model':<30}" + "".join(f"{f'{r.patients:,} patients':>28}" for r in results))
     for model in INCREMENTAL_MODELS:
         cells = "".join(
             f"{f'{_count(r.full.rows_affected[model])} -> {_count(r.incremental.rows_affected[model])}':>28}"
             for r in results
         )
-        lines.append(f"{model:<24}{cells}")
-    lines.append(f"{'(patients with a BMI)':<24}" + "".join(f"{r.bmi_patients:>28,}" for r in results))
+        lines.append(f"{model:<30}{cells}")
+    lines.append(f"{'(patients with a BMI)':<30}" + "".join(f"{r.bmi_patients:>28,}" for r in results))
+    lines += ["", "node seconds by kind, summed over both threads (full build -> incremental build):"]
+    lines.append(f"{'kind':<30}" + "".join(f"{f'{r.patients:,} patients':>28}" for r in results))
+    for kind in KINDS:
+        pairs = [(r.full.seconds_by_kind.get(kind, 0.0), r.incremental.seconds_by_kind.get(kind, 0.0)) for r in results]
+        cells = "".join(f"{f'{full:.1f} -> {incremental:.1f}':>28}" for full, incremental in pairs)
+        lines.append(f"{kind:<30}{cells}")
     for r in results:
         for label, run in (("full", r.full), ("incremental", r.incremental)):
             lines += ["", f"{r.patients:,} patients, {label} build: {run.nodes} nodes, 5 slowest:"]

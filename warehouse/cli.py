@@ -150,11 +150,14 @@ def bench_build_command(
     ),
     change_percent: float = typer.Option(1.0, "--change-percent", min=0.01, max=100, help="Share of patients changed."),
     seed: int = typer.Option(42, "--seed", help="Seed of the generated landing zone."),
+    results_dir: Path | None = typer.Option(
+        None, "--results-dir", help="Keep each build's run_results.json here, to read every node's time."
+    ),
 ) -> None:
     """Full vs incremental `dbt build` after ~1 % of patients changed, per size, side by side."""
     from warehouse.bench_build import bench_build, format_results
 
-    results = bench_build(patients, change_percent=change_percent, seed=seed, log=_say)
+    results = bench_build(patients, change_percent=change_percent, seed=seed, log=_say, results_dir=results_dir)
     typer.echo(format_results(results, change_percent))
 
 
@@ -331,11 +334,17 @@ def generate(
 @app.command()
 def run(
     dbt_target: str = typer.Option("dev", "--dbt-target", help="dbt target: dev or ci."),
+    test_scope: str = typer.Option(
+        "all",
+        "--test-scope",
+        help="all: data tests check every row; arrivals: row-level tests check only rows that arrived since the "
+        "last build (a daily run; keep a weekly run with all).",
+    ),
 ) -> None:
     """The main job: ingest the landing zone, then `dbt build`."""
     from warehouse.pipeline import run_pipeline
 
-    raise typer.Exit(run_pipeline(dbt_target=dbt_target, log=_say))
+    raise typer.Exit(run_pipeline(dbt_target=dbt_target, test_scope=test_scope, log=_say))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,7 +19,12 @@ class _Progress:
     failure: str | None = None
 
 
-def _build(target: Target, dbt_target: str, progress: _Progress, log: Callable[[str], None]) -> int:
+TEST_SCOPES = ("all", "arrivals")
+
+
+def _build(
+    target: Target, dbt_target: str, progress: _Progress, log: Callable[[str], None], test_scope: str = "all"
+) -> int:
     from ingest.cli_support import ingest_options, print_summary
     from ingest.loader import run_ingest
 
@@ -44,7 +49,9 @@ def _build(target: Target, dbt_target: str, progress: _Progress, log: Callable[[
         log("source freshness: some sources are older than their error threshold (see above)")
     progress.step = "dbt build"
     log("==> dbt build")
-    code = run_dbt(["build"], dbt_target=dbt_target, target=target)
+    # arrivals: row-level tests check only the rows that arrived since the last build
+    # (macros/test_scope.sql); all: every row, as the first build and a weekly run should.
+    code = run_dbt(["build", "--vars", f"{{test_scope: {test_scope}}}"], dbt_target=dbt_target, target=target)
     if code != 0:
         progress.failure = f"dbt build failed with exit code {code}"
         log(progress.failure)
@@ -52,11 +59,13 @@ def _build(target: Target, dbt_target: str, progress: _Progress, log: Callable[[
     return 0
 
 
-def run_pipeline(*, dbt_target: str = "dev", log: Callable[[str], None] = print) -> int:
+def run_pipeline(*, dbt_target: str = "dev", test_scope: str = "all", log: Callable[[str], None] = print) -> int:
+    if test_scope not in TEST_SCOPES:
+        raise WarehouseError(f"unknown test scope {test_scope!r}; choose one of {', '.join(TEST_SCOPES)}")
     target = Target.discover()
     progress = _Progress()
     try:
-        code = _build(target, dbt_target, progress, log)
+        code = _build(target, dbt_target, progress, log, test_scope)
     except WarehouseError as exc:
         progress.failure = str(exc)
         _data_quality(target, dbt_target, progress, log)

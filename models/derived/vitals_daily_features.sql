@@ -4,13 +4,17 @@
         unique_key=['patient_key', 'reading_date'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
+        post_hook=[
+            "delete from {{ this }} as features where not exists (select from {{ ref('patient_crosswalk') }} as crosswalk where crosswalk.patient_key = features.patient_key)",
+        ],
     )
 }}
 
 -- Per person, day and vital sign: count, mean, min, max, standard deviation and trend of the
--- device readings; feature_metadata describes each feature. Incremental on event time: a run
--- recomputes, whole, the person-days with readings recorded after the newest one already reflected
--- minus var('lookback_hours').
+-- device readings; feature_metadata describes each feature. Incremental on arrival: a run
+-- recomputes, whole, the person-days that received readings since the last build (a late upload
+-- recomputes the day it belongs to, however old), and every day of people whose readings were
+-- relinked to them; a person no longer in the crosswalk loses their rows.
 with
 
 readings as (
@@ -26,7 +30,17 @@ readings as (
             readings.patient_key,
             readings.recorded_at::date as reading_date
         from readings
-        where readings.recorded_at > {{ lookback_floor('last_recorded_at') }}
+        where readings._ingested_at > {{ ingested_high_water_mark_of('last_ingested_at') }}
+        union
+        select distinct
+            readings.patient_key,
+            readings.recorded_at::date as reading_date
+        from readings
+        inner join {{ ref('patient_crosswalk') }} as crosswalk
+            on readings.patient_key = crosswalk.patient_key
+        where
+            crosswalk.feed = 'vitals'
+            and crosswalk._changed_at > {{ ingested_high_water_mark_of('last_ingested_at') }}
 
     ),
 

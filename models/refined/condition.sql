@@ -1,6 +1,40 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='condition_key',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['condition_key'], 'unique': True},
+            {'columns': ['patient_key']},
+        ],
+    )
+}}
+
 -- Diagnoses from every clinical feed in ICD-10-CM. Synthea's SNOMED codes map through
 -- seeds/concept_map.csv; unmapped ones keep icd10_code null and appear in unmapped_codes.
+-- Incremental: a run merges the rows that arrived since the last build and the rows of people
+-- whose linkage changed (macros/incremental.sql); a change of the seeds it maps codes with needs a
+-- `--full-refresh`.
 with
+
+clinic_conditions as (
+
+    select * from {{ ref('stg_clinic_emr__conditions') }}
+    {% if is_incremental() %}
+        where {{ arrived_or_relinked('clinic_emr', 'patient_mrn_token') }}
+    {% endif %}
+
+),
+
+synthea_conditions as (
+
+    select * from {{ ref('stg_synthea__conditions') }}
+    {% if is_incremental() %}
+        where {{ arrived_or_relinked('synthea', 'synthea_patient_token') }}
+    {% endif %}
+
+),
 
 crosswalk as (
 
@@ -30,7 +64,7 @@ clinic as (
         null::date as resolved_date,
         conditions._record_id,
         conditions._ingested_at
-    from {{ ref('stg_clinic_emr__conditions') }} as conditions
+    from clinic_conditions as conditions
     inner join crosswalk
         on
             crosswalk.feed = 'clinic_emr'
@@ -58,7 +92,7 @@ synthea as (
         conditions.stop_date as resolved_date,
         conditions._record_id,
         conditions._ingested_at
-    from {{ ref('stg_synthea__conditions') }} as conditions
+    from synthea_conditions as conditions
     inner join crosswalk
         on
             crosswalk.feed = 'synthea'

@@ -1,6 +1,39 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='encounter_key',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['encounter_key'], 'unique': True},
+            {'columns': ['patient_key']},
+        ],
+    )
+}}
+
 -- Encounters from every clinical feed, keyed feed-agnostically. Encounters of people the linkage
 -- does not know (no consent, unknown MRN) are left out here and counted in orphan_records.
+-- Incremental: a run merges the rows that arrived since the last build and the rows of people
+-- whose linkage changed (macros/incremental.sql).
 with
+
+clinic_encounters as (
+
+    select * from {{ ref('stg_clinic_emr__encounters') }}
+    {% if is_incremental() %}
+        where {{ arrived_or_relinked('clinic_emr', 'patient_mrn_token') }}
+    {% endif %}
+
+),
+
+synthea_encounters as (
+
+    select * from {{ ref('stg_synthea__encounters') }}
+    {% if is_incremental() %}
+        where {{ arrived_or_relinked('synthea', 'synthea_patient_token') }}
+    {% endif %}
+
+),
 
 crosswalk as (
 
@@ -26,7 +59,7 @@ clinic as (
         null::numeric(12, 2) as total_cost,
         encounters._record_id,
         encounters._ingested_at
-    from {{ ref('stg_clinic_emr__encounters') }} as encounters
+    from clinic_encounters as encounters
     inner join crosswalk
         on
             crosswalk.feed = 'clinic_emr'
@@ -53,7 +86,7 @@ synthea as (
         encounters.total_claim_cost as total_cost,
         encounters._record_id,
         encounters._ingested_at
-    from {{ ref('stg_synthea__encounters') }} as encounters
+    from synthea_encounters as encounters
     inner join crosswalk
         on
             crosswalk.feed = 'synthea'

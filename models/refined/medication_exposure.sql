@@ -1,6 +1,39 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='medication_exposure_key',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['medication_exposure_key'], 'unique': True},
+            {'columns': ['patient_key']},
+        ],
+    )
+}}
+
 -- Prescriptions and dispensings from every clinical feed. The clinic codes drugs by FDA product
 -- NDC (joins drug_product), Synthea by RxNorm; the code system says which.
+-- Incremental: a run merges the rows that arrived since the last build and the rows of people
+-- whose linkage changed (macros/incremental.sql).
 with
+
+clinic_medications as (
+
+    select * from {{ ref('stg_clinic_emr__medications') }}
+    {% if is_incremental() %}
+        where {{ arrived_or_relinked('clinic_emr', 'patient_mrn_token') }}
+    {% endif %}
+
+),
+
+synthea_medications as (
+
+    select * from {{ ref('stg_synthea__medications') }}
+    {% if is_incremental() %}
+        where {{ arrived_or_relinked('synthea', 'synthea_patient_token') }}
+    {% endif %}
+
+),
 
 crosswalk as (
 
@@ -25,7 +58,7 @@ clinic as (
         null::numeric(14, 2) as total_cost,
         medications._record_id,
         medications._ingested_at
-    from {{ ref('stg_clinic_emr__medications') }} as medications
+    from clinic_medications as medications
     inner join crosswalk
         on
             crosswalk.feed = 'clinic_emr'
@@ -55,7 +88,7 @@ synthea as (
         medications.total_cost,
         medications._record_id,
         medications._ingested_at
-    from {{ ref('stg_synthea__medications') }} as medications
+    from synthea_medications as medications
     inner join crosswalk
         on
             crosswalk.feed = 'synthea'

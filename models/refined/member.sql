@@ -1,16 +1,37 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='member_key',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['member_key'], 'unique': True},
+            {'columns': ['patient_key']},
+        ],
+    )
+}}
+
 -- Health-plan members, current state (SCD1: the latest roster file wins). Their history is the
--- member_history snapshot.
+-- member_history snapshot. Incremental: a run merges the members whose roster rows arrived since the
+-- last build and those whose linkage changed (macros/incremental.sql).
 with
 
 members as (
 
     select * from {{ ref('stg_member_roster__members') }}
+    {% if is_incremental() %}
+        where {{ arrived_or_relinked('member_roster', 'member_token') }}
+    {% endif %}
 
 ),
 
 calculated as (
 
+    -- written with the member row, in the same file: the same filter finds it
     select * from {{ ref('stg_member_roster__members_calculated') }}
+    {% if is_incremental() %}
+        where {{ arrived_or_relinked('member_roster', 'member_token') }}
+    {% endif %}
 
 ),
 
@@ -43,7 +64,11 @@ final as (
             members._client_id = crosswalk.client_id
             and members.member_token = crosswalk.source_key
     left join calculated
-        on members._record_id = calculated._record_id
+        on
+            -- the key lets the planner probe the raw table's index; the record id, the same version
+            members._client_id = calculated._client_id
+            and members.member_token = calculated.member_token
+            and members._record_id = calculated._record_id
 
 )
 

@@ -1,6 +1,40 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='observation_key',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['observation_key'], 'unique': True},
+            {'columns': ['patient_key']},
+        ],
+    )
+}}
+
 -- Measurements from every clinical feed in canonical units, with local codes mapped to LOINC
 -- through seeds/concept_map.csv. Codes without a mapping keep code null and appear in unmapped_codes.
+-- Incremental: a run merges the rows that arrived since the last build and the rows of people
+-- whose linkage changed (macros/incremental.sql); a change of the seeds it maps codes with needs a
+-- `--full-refresh`.
 with
+
+clinic_observations as (
+
+    select * from {{ ref('stg_clinic_emr__observations') }}
+    {% if is_incremental() %}
+        where {{ arrived_or_relinked('clinic_emr', 'patient_mrn_token') }}
+    {% endif %}
+
+),
+
+synthea_observations as (
+
+    select * from {{ ref('stg_synthea__observations') }}
+    {% if is_incremental() %}
+        where {{ arrived_or_relinked('synthea', 'synthea_patient_token') }}
+    {% endif %}
+
+),
 
 crosswalk as (
 
@@ -37,7 +71,7 @@ clinic as (
         observations.unit,
         observations._record_id,
         observations._ingested_at
-    from {{ ref('stg_clinic_emr__observations') }} as observations
+    from clinic_observations as observations
     inner join crosswalk
         on
             crosswalk.feed = 'clinic_emr'
@@ -65,7 +99,7 @@ synthea as (
         observations.unit,
         observations._record_id,
         observations._ingested_at
-    from {{ ref('stg_synthea__observations') }} as observations
+    from synthea_observations as observations
     inner join crosswalk
         on
             crosswalk.feed = 'synthea'

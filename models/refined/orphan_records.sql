@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 -- Event records whose person the linkage does not know: the patient was not sent, did not consent
 -- (the loader's whitelist dropped them), or the identifier is wrong. Counted here, per feed,
 -- entity and client, rather than silently dropped from the refined models.
@@ -14,6 +16,7 @@
     ('stg_synthea__conditions', 'synthea', 'conditions', 'synthea_patient_token'),
 ] %}
 
+-- A view: counted when read (by an analyst or the data-quality owner), not rewritten by every build.
 with
 
 unlinked as (

@@ -1,10 +1,18 @@
+{{ config(**per_person_incremental_config()) }}
+
 -- One row per person across all feeds: the linked identity with conflict-resolved demographics and
 -- latest body measurements. Which feed won each value is in patient_attribute_resolution.
+-- Incremental: a run recomputes, whole, the people touched since the last build (see
+-- touched_patient_keys and per_person_incremental_config in macros/incremental.sql).
+{%- set touched = touched_patient_keys() %}
 with
 
 crosswalk as (
 
     select * from {{ ref('patient_crosswalk') }}
+    {% if is_incremental() %}
+        where patient_key = any({{ text_array(touched) }})
+    {% endif %}
 
 ),
 
@@ -16,7 +24,9 @@ people as (
         bool_or(feed = 'member_roster') as has_member_record,
         bool_or(feed = 'synthea') as has_synthea_record,
         count(distinct feed) as feed_count,
-        max(match_rule) filter (where match_rule <> 'mrn_exact') as match_rule
+        max(match_rule) filter (where match_rule <> 'mrn_exact') as match_rule,
+        -- arrivals of person records only, as touched_patient_keys reads them
+        max(_ingested_at) filter (where feed in ('clinic_emr', 'member_roster', 'synthea')) as _ingested_at
     from crosswalk
     group by patient_key
 
@@ -25,6 +35,9 @@ people as (
 resolved as (
 
     select * from {{ ref('patient_attribute_resolution') }}
+    {% if is_incremental() %}
+        where patient_key = any({{ text_array(touched) }})
+    {% endif %}
 
 ),
 
@@ -40,7 +53,8 @@ pivoted as (
         max(winning_observed_at) filter (where attribute = 'height_cm') as height_measured_at,
         max(value_numeric) filter (where attribute = 'weight_kg') as weight_kg,
         max(winning_observed_at) filter (where attribute = 'weight_kg') as weight_measured_at,
-        bool_or(is_conflict) as has_conflicting_sources
+        bool_or(is_conflict) as has_conflicting_sources,
+        max(_ingested_at) as _ingested_at
     from resolved
     group by patient_key
 
@@ -63,7 +77,8 @@ final as (
         people.has_member_record,
         people.has_synthea_record,
         people.feed_count,
-        people.match_rule
+        people.match_rule,
+        greatest(people._ingested_at, pivoted._ingested_at) as _ingested_at
     from people
     left join pivoted
         on people.patient_key = pivoted.patient_key

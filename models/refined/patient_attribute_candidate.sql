@@ -1,11 +1,28 @@
+{{ config(**per_person_incremental_config()) }}
+
 -- Every value any feed gives for a person's attributes, one row per (person, attribute, feed
 -- record): the input of conflict resolution. Recency is the record's own timestamp where it has one
 -- (clinic updated_at, measurement time), otherwise the date of the file it came in.
+-- Incremental: a run recomputes, whole, the people touched since the last build (see
+-- touched_patient_keys and per_person_incremental_config in macros/incremental.sql).
+{%- set touched = touched_patient_keys() %}
+{%- set identities = [] %}
+{%- if execute and is_incremental() and touched %}
+    {%- set found = run_query(
+        "select feed || ':' || client_id || ':' || source_key from " ~ ref('patient_crosswalk')
+        ~ " where patient_key = any(" ~ text_array(touched) ~ ")"
+    ) %}
+    {%- do identities.extend(found.columns[0].values()) %}
+{%- endif %}
+
 with
 
 crosswalk as (
 
     select * from {{ ref('patient_crosswalk') }}
+    {% if is_incremental() %}
+        where patient_key = any({{ text_array(touched) }})
+    {% endif %}
 
 ),
 
@@ -20,6 +37,11 @@ clinic_patients as (
             crosswalk.feed = 'clinic_emr'
             and patients._client_id = crosswalk.client_id
             and patients.patient_mrn_token = crosswalk.source_key
+    {% if is_incremental() %}
+        where
+            'clinic_emr:' || patients._client_id || ':' || patients.patient_mrn_token
+            = any({{ text_array(identities) }})
+    {% endif %}
 
 ),
 
@@ -34,6 +56,11 @@ synthea_patients as (
             crosswalk.feed = 'synthea'
             and patients._client_id = crosswalk.client_id
             and patients.synthea_patient_token = crosswalk.source_key
+    {% if is_incremental() %}
+        where
+            'synthea:' || patients._client_id || ':' || patients.synthea_patient_token
+            = any({{ text_array(identities) }})
+    {% endif %}
 
 ),
 
@@ -48,6 +75,11 @@ members as (
             crosswalk.feed = 'member_roster'
             and members._client_id = crosswalk.client_id
             and members.member_token = crosswalk.source_key
+    {% if is_incremental() %}
+        where
+            'member_roster:' || members._client_id || ':' || members.member_token
+            = any({{ text_array(identities) }})
+    {% endif %}
 
 ),
 
@@ -65,15 +97,30 @@ ages as (
             calculated.birth_year,
             calculated._file_date,
             calculated._client_id,
-            calculated._record_id
+            calculated._record_id,
+            calculated._ingested_at
         from {{ ref(model) }} as calculated
         inner join crosswalk
             on
                 crosswalk.feed = '{{ feed }}'
                 and calculated._client_id = crosswalk.client_id
                 and calculated.{{ token }} = crosswalk.source_key
+        {% if is_incremental() %}
+            where
+                '{{ feed }}:' || calculated._client_id || ':' || calculated.{{ token }}
+                = any({{ text_array(identities) }})
+        {% endif %}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
+),
+
+observations as (
+
+    select * from {{ ref('observation') }}
+    {% if is_incremental() %}
+        where patient_key = any({{ text_array(touched) }})
+    {% endif %}
+
 ),
 
 latest_body_measurements as (
@@ -86,8 +133,9 @@ latest_body_measurements as (
         value_numeric,
         observed_at,
         client_id,
-        _record_id
-    from {{ ref('observation') }}
+        _record_id,
+        _ingested_at
+    from observations
     where loinc_code in ('8302-2', '29463-7') and value_numeric is not null
     order by patient_key asc, feed asc, loinc_code asc, observed_at desc, _record_id desc
 
@@ -112,7 +160,8 @@ final as (
             {{ feed }} as feed,
             _client_id as client_id,
             {{ observed_at }} as observed_at,
-            _record_id
+            _record_id,
+            _ingested_at
         from {{ relation }}
         where {{ condition }}
         union all
@@ -125,7 +174,8 @@ final as (
         feed,
         client_id,
         observed_at,
-        _record_id
+        _record_id,
+        _ingested_at
     from latest_body_measurements
 
 )

@@ -1,12 +1,20 @@
+{{ config(**per_person_incremental_config()) }}
+
 -- Conflict resolution: for each person and attribute, the value kept and the feed it came from.
 -- Rule: the feed with the best (lowest) priority for that attribute in seeds/source_priority.csv
 -- wins; between records of equal priority the most recent wins; a feed the seed does not list
 -- ranks last. Ties beyond that go to the highest _record_id so the result is deterministic.
+-- Incremental: a run recomputes, whole, the people touched since the last build (see
+-- touched_patient_keys and per_person_incremental_config in macros/incremental.sql).
+{%- set touched = touched_patient_keys() %}
 with
 
 candidates as (
 
     select * from {{ ref('patient_attribute_candidate') }}
+    {% if is_incremental() %}
+        where patient_key = any({{ text_array(touched) }})
+    {% endif %}
 
 ),
 
@@ -28,7 +36,8 @@ ranked as (
                 candidates.observed_at desc nulls last,
                 candidates._record_id desc
         ) as candidate_rank,
-        count(*) over (partition by candidates.patient_key, candidates.attribute) as candidate_count
+        count(*) over (partition by candidates.patient_key, candidates.attribute) as candidate_count,
+        max(candidates._ingested_at) over (partition by candidates.patient_key) as newest_ingested_at
     from candidates
     left join priorities
         on
@@ -62,7 +71,8 @@ final as (
         ranked.source_priority as winning_priority,
         ranked.candidate_count,
         disagreements.distinct_value_count,
-        disagreements.distinct_value_count > 1 as is_conflict
+        disagreements.distinct_value_count > 1 as is_conflict,
+        ranked.newest_ingested_at as _ingested_at
     from ranked
     inner join disagreements
         on

@@ -1,4 +1,7 @@
+{{ config(materialized='view') }}
+
 -- Every record that describes a person, from the feeds that have one: the input of record linkage.
+-- A view: read once per build by the linkage (and by patient_match_ambiguities); no copy to rewrite.
 with
 
 clinic_patients as (
@@ -8,7 +11,8 @@ clinic_patients as (
         _client_id as client_id,
         patient_mrn_token as source_key,
         ssn_token,
-        _record_id
+        _record_id,
+        _ingested_at
     from {{ ref('stg_clinic_emr__patients') }}
 
 ),
@@ -20,7 +24,8 @@ members as (
         _client_id as client_id,
         member_token as source_key,
         ssn_token,
-        _record_id
+        _record_id,
+        _ingested_at
     from {{ ref('stg_member_roster__members') }}
 
 ),
@@ -32,7 +37,8 @@ synthea_patients as (
         _client_id as client_id,
         synthea_patient_token as source_key,
         ssn_token,
-        _record_id
+        _record_id,
+        _ingested_at
     from {{ ref('stg_synthea__patients') }}
 
 ),

@@ -1,10 +1,27 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='visit_key',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['visit_key'], 'unique': True},
+            {'columns': ['patient_key']},
+        ],
+    )
+}}
+
 -- Visits from the patient_visits feed, which updates them in place (the loader's watermark feed):
--- one row per visit, latest version.
+-- one row per visit, latest version. Incremental: a run merges the visits that arrived since the last
+-- build (an updated visit arrives again) and those of people whose linkage changed (macros/incremental.sql).
 with
 
 visits as (
 
     select * from {{ ref('stg_patient_visits__visits') }}
+    {% if is_incremental() %}
+        where {{ arrived_or_relinked('patient_visits', 'patient_mrn_token') }}
+    {% endif %}
 
 ),
 

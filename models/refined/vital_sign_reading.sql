@@ -5,23 +5,24 @@
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
         indexes=[
+            {'columns': ['reading_key'], 'unique': True},
             {'columns': ['recorded_at']},
             {'columns': ['patient_key', 'recorded_at']},
         ],
     )
 }}
 
--- The bedside-device time series, one row per patient and minute. Incremental on event time: each
--- run merges the readings recorded after the newest one already here minus var('lookback_hours'),
--- so readings that arrive late (a device uploading hours after the fact) within that window are
--- picked up; older late readings need a full refresh.
+-- The bedside-device time series, one row per patient and minute, indexed by time. Incremental on
+-- arrival: each run merges the readings that arrived since the last build, whatever minute they
+-- were recorded in (a device uploading hours or days late is caught without a lookback window),
+-- and the readings of people whose linkage changed (macros/incremental.sql).
 with
 
 readings as (
 
     select * from {{ ref('stg_vitals__readings') }}
     {% if is_incremental() %}
-        where recorded_at > {{ lookback_floor('recorded_at') }}
+        where {{ arrived_or_relinked('vitals', 'patient_mrn_token') }}
     {% endif %}
 
 ),

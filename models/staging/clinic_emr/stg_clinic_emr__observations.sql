@@ -6,7 +6,7 @@ source as (
 
 ),
 
-renamed as (
+renamed as not materialized (
 
     select
         observation_id,
@@ -35,9 +35,7 @@ renamed as (
 
 deduplicated as (
 
-    select distinct on (_client_id, observation_id) *
-    from renamed
-    order by _client_id asc, observation_id asc, _file_date desc, _file_seq desc, _source_line desc
+    {{ latest_per_key('renamed', ['_client_id', 'observation_id'], ['_file_date', '_file_seq', '_source_line']) }}
 
 )
 

@@ -6,7 +6,7 @@ source as (
 
 ),
 
-renamed as (
+renamed as not materialized (
 
     select
         patient_id as patient_mrn_token,
@@ -32,10 +32,14 @@ renamed as (
 
 deduplicated as (
 
-    -- latest wins: the loader already merges on (client, key); this also covers backfilled files
-    select distinct on (_client_id, patient_mrn_token) *
-    from renamed
-    order by _client_id asc, patient_mrn_token asc, updated_at desc, _file_date desc, _file_seq desc, _source_line desc
+    {# latest wins: the loader already merges on (client, key); this also covers backfilled files #}
+    {{
+        latest_per_key(
+            'renamed',
+            ['_client_id', 'patient_mrn_token'],
+            ['updated_at', '_file_date', '_file_seq', '_source_line'],
+        )
+    }}
 
 )
 

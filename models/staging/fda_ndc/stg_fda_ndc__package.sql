@@ -6,7 +6,7 @@ source as (
 
 ),
 
-renamed as (
+renamed as not materialized (
 
     select
         ndc_package_code,
@@ -33,9 +33,7 @@ renamed as (
 
 deduplicated as (
 
-    select distinct on (_client_id, ndc_package_code) *
-    from renamed
-    order by _client_id asc, ndc_package_code asc, _file_date desc, _file_seq desc, _source_line desc
+    {{ latest_per_key('renamed', ['_client_id', 'ndc_package_code'], ['_file_date', '_file_seq', '_source_line']) }}
 
 )
 

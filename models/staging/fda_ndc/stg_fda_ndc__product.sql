@@ -6,7 +6,7 @@ source as (
 
 ),
 
-renamed as (
+renamed as not materialized (
 
     select
         product_id,
@@ -45,9 +45,7 @@ renamed as (
 
 deduplicated as (
 
-    select distinct on (_client_id, product_id) *
-    from renamed
-    order by _client_id asc, product_id asc, _file_date desc, _file_seq desc, _source_line desc
+    {{ latest_per_key('renamed', ['_client_id', 'product_id'], ['_file_date', '_file_seq', '_source_line']) }}
 
 )
 

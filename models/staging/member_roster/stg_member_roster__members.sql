@@ -6,7 +6,7 @@ source as (
 
 ),
 
-renamed as (
+renamed as not materialized (
 
     select
         member_id as member_token,
@@ -31,9 +31,7 @@ renamed as (
 
 deduplicated as (
 
-    select distinct on (_client_id, member_token) *
-    from renamed
-    order by _client_id asc, member_token asc, _file_date desc, _file_seq desc, _source_line desc
+    {{ latest_per_key('renamed', ['_client_id', 'member_token'], ['_file_date', '_file_seq', '_source_line']) }}
 
 )
 

@@ -6,7 +6,7 @@ source as (
 
 ),
 
-renamed as (
+renamed as not materialized (
 
     select
         visit_id,
@@ -31,10 +31,14 @@ renamed as (
 
 deduplicated as (
 
-    -- an updated visit is re-sent with a later last_updated: that version wins
-    select distinct on (_client_id, visit_id) *
-    from renamed
-    order by _client_id asc, visit_id asc, last_updated desc, _file_date desc, _file_seq desc, _source_line desc
+    {# an updated visit is re-sent with a later last_updated: that version wins #}
+    {{
+        latest_per_key(
+            'renamed',
+            ['_client_id', 'visit_id'],
+            ['last_updated', '_file_date', '_file_seq', '_source_line'],
+        )
+    }}
 
 )
 

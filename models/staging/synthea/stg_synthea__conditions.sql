@@ -6,7 +6,7 @@ source as (
 
 ),
 
-renamed as (
+renamed as not materialized (
 
     select
         start_date,
@@ -31,11 +31,13 @@ renamed as (
 
 deduplicated as (
 
-    select distinct on (_client_id, start_date, synthea_patient_token, encounter_token, snomed_code) *
-    from renamed
-    order by
-        _client_id asc, start_date asc, synthea_patient_token asc, encounter_token asc, snomed_code asc,
-        _file_date desc, _file_seq desc, _source_line desc
+    {{
+        latest_per_key(
+            'renamed',
+            ['_client_id', 'start_date', 'synthea_patient_token', 'encounter_token', 'snomed_code'],
+            ['_file_date', '_file_seq', '_source_line'],
+        )
+    }}
 
 )
 

@@ -6,7 +6,7 @@ source as (
 
 ),
 
-renamed as (
+renamed as not materialized (
 
     select
         encounter_id as encounter_token,
@@ -40,9 +40,7 @@ renamed as (
 
 deduplicated as (
 
-    select distinct on (_client_id, encounter_token) *
-    from renamed
-    order by _client_id asc, encounter_token asc, _file_date desc, _file_seq desc, _source_line desc
+    {{ latest_per_key('renamed', ['_client_id', 'encounter_token'], ['_file_date', '_file_seq', '_source_line']) }}
 
 )
 

@@ -6,7 +6,7 @@ source as (
 
 ),
 
-renamed as (
+renamed as not materialized (
 
     select
         started_at,
@@ -37,11 +37,13 @@ renamed as (
 
 deduplicated as (
 
-    select distinct on (_client_id, started_at, synthea_patient_token, encounter_token, rxnorm_code) *
-    from renamed
-    order by
-        _client_id asc, started_at asc, synthea_patient_token asc, encounter_token asc, rxnorm_code asc,
-        _file_date desc, _file_seq desc, _source_line desc
+    {{
+        latest_per_key(
+            'renamed',
+            ['_client_id', 'started_at', 'synthea_patient_token', 'encounter_token', 'rxnorm_code'],
+            ['_file_date', '_file_seq', '_source_line'],
+        )
+    }}
 
 )
 

@@ -6,7 +6,7 @@ source as (
 
 ),
 
-renamed as (
+renamed as not materialized (
 
     select
         observed_at,
@@ -41,11 +41,13 @@ renamed as (
 
 deduplicated as (
 
-    select distinct on (_client_id, observed_at, synthea_patient_token, source_code) *
-    from renamed
-    order by
-        _client_id asc, observed_at asc, synthea_patient_token asc, source_code asc,
-        _file_date desc, _file_seq desc, _source_line desc
+    {{
+        latest_per_key(
+            'renamed',
+            ['_client_id', 'observed_at', 'synthea_patient_token', 'source_code'],
+            ['_file_date', '_file_seq', '_source_line'],
+        )
+    }}
 
 )
 

@@ -6,7 +6,7 @@ source as (
 
 ),
 
-renamed as (
+renamed as not materialized (
 
     select
         patient_id as patient_mrn_token,
@@ -31,9 +31,13 @@ renamed as (
 
 deduplicated as (
 
-    select distinct on (_client_id, patient_mrn_token, recorded_at) *
-    from renamed
-    order by _client_id asc, patient_mrn_token asc, recorded_at asc, _file_date desc, _file_seq desc, _source_line desc
+    {{
+        latest_per_key(
+            'renamed',
+            ['_client_id', 'patient_mrn_token', 'recorded_at'],
+            ['_file_date', '_file_seq', '_source_line'],
+        )
+    }}
 
 )
 

@@ -4,13 +4,19 @@
         unique_key='patient_key',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
+        post_hook=[
+            "delete from {{ this }} as existing where not exists (select from {{ ref('patient_crosswalk') }} as crosswalk where crosswalk.patient_key = existing.patient_key)",
+        ],
     )
 }}
 
 -- Each person's BMI from their latest conflict-resolved height and weight. Incremental: a run
--- looks only at people measured since the newest measurement already here (minus
--- var('lookback_hours')), and of those merges only the ones whose height or weight actually
--- changed, so the rows a run processes are the changed people.
+-- looks only at the people touched since its last build (a height or weight or a person record
+-- arrived, however old its measurement date, or their linkage changed; touched_patient_keys in
+-- macros/incremental.sql), and of those merges only the ones whose height or weight actually
+-- changed, so the rows a run processes are the changed people. A person who no longer exists
+-- (their records were linked to someone else) loses their row.
+{%- set touched = touched_patient_keys() %}
 with
 
 patients as (
@@ -27,10 +33,11 @@ candidates as (
         age_years,
         height_cm,
         weight_kg,
-        greatest(height_measured_at, weight_measured_at) as measured_at
+        greatest(height_measured_at, weight_measured_at) as measured_at,
+        _ingested_at
     from patients
     {% if is_incremental() %}
-        where greatest(height_measured_at, weight_measured_at) > {{ lookback_floor('measured_at') }}
+        where patient_key = any({{ text_array(touched) }})
     {% endif %}
 
 ),
@@ -69,7 +76,8 @@ final as (
         -- categorised as shown (one decimal), adults only (see dim_patient)
         case when age_years >= 18 then {{ bmi_category('bmi') }} end as bmi_category,
         measured_at,
-        current_timestamp as computed_at
+        current_timestamp as computed_at,
+        _ingested_at
     from with_bmi
 
 )

@@ -133,8 +133,22 @@
         'on_schema_change': 'append_new_columns',
         'indexes': [{'columns': ['patient_key']}],
         'post_hook': [
-            "delete from {{ this }} as existing where not exists (select from {{ ref('patient_crosswalk') }}"
-            ~ " as crosswalk where crosswalk.patient_key = existing.patient_key)",
+            vanished_people_cleanup(),
         ],
     }) }}
+{%- endmacro %}
+
+{#-
+    A post-hook of person-level models: delete the rows of people who no longer exist. A person
+    disappears only when all their records were linked to someone else, and then the crosswalk
+    names them as those records' previous_patient_key: only those people are looked at, so the
+    hook costs what the relinking costs, not a pass over the table.
+-#}
+{% macro vanished_people_cleanup() -%}
+    {{ return(
+        "delete from {{ this }} as existing"
+        ~ " where existing.patient_key in (select previous_patient_key from {{ ref('patient_crosswalk') }})"
+        ~ " and not exists (select from {{ ref('patient_crosswalk') }} as crosswalk"
+        ~ " where crosswalk.patient_key = existing.patient_key)"
+    ) }}
 {%- endmacro %}

@@ -5,7 +5,7 @@
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
         post_hook=[
-            "delete from {{ this }} as existing where not exists (select from {{ ref('patient_crosswalk') }} as crosswalk where crosswalk.patient_key = existing.patient_key)",
+            vanished_people_cleanup(),
         ],
     )
 }}

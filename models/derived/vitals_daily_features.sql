@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
         post_hook=[
-            "delete from {{ this }} as features where not exists (select from {{ ref('patient_crosswalk') }} as crosswalk where crosswalk.patient_key = features.patient_key)",
+            vanished_people_cleanup(),
         ],
     )
 }}

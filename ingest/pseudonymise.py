@@ -141,9 +141,8 @@ def with_file_lineage(table: pa.Table, ctx: FileContext) -> pa.Table:
     return pa.table(data)
 
 
-def _scan_free_columns(entity: Entity, validated: Validated) -> dict[str, pa.Array]:
+def _scan_free_columns(entity: Entity, validated: Validated, names: detect.RowNameKeys | None) -> dict[str, pa.Array]:
     """Detector hits per `none` string column: the name of the detector, or null."""
-    names = [validated.text[c] for c in name_columns(entity)]
     hits: dict[str, pa.Array] = {}
     for column in entity.columns:
         if column.pii is not PiiClass.none or column.type is not ColumnType.string:
@@ -158,10 +157,15 @@ def _scan_free_columns(entity: Entity, validated: Validated) -> dict[str, pa.Arr
     return hits
 
 
-def _protect(entity: Entity, validated: Validated, ctx: FileContext, hits: dict[str, pa.Array]) -> dict:
+def _protect(
+    entity: Entity,
+    validated: Validated,
+    ctx: FileContext,
+    hits: dict[str, pa.Array],
+    names: detect.RowNameKeys | None,
+) -> dict:
     """Column values as they may be stored, typed (raw) or text (quarantine)."""
     typed: dict[str, pa.Array] = {}
-    names = [validated.text[c] for c in name_columns(entity)]
     for column in entity.columns:
         text = validated.text[column.name]
         if column.pii is PiiClass.identifier:
@@ -200,15 +204,18 @@ def _quarantine_text(entity: Entity, protected: dict, validated: Validated, hits
 
 def pseudonymise(entity: Entity, validated: Validated, lines: np.ndarray, ctx: FileContext) -> Outputs:
     n = len(lines)
-    for name in name_columns(entity):
-        ctx.names.learn(validated.text[name])
-    hits = _scan_free_columns(entity, validated)
+    name_values = [validated.text[name] for name in name_columns(entity)]
+    for values in name_values:
+        ctx.names.learn(values)
+    # Each row's own name, in the form the scans compare with: built once for every scanned column.
+    names = detect.row_name_keys(name_values) if name_values else None
+    hits = _scan_free_columns(entity, validated, names)
     for name, found in hits.items():
         detectors = pc.unique(pc.drop_null(found)).to_pylist()
         for detector in detectors:
             validated.failures.append((f"pii_detected:{name}:{detector}", _is(found, detector)))
     invalid = validated.invalid_mask(n)
-    protected = _protect(entity, validated, ctx, hits)
+    protected = _protect(entity, validated, ctx, hits, names)
     trail = lineage(ctx, lines)
     outputs = Outputs()
 

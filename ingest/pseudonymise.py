@@ -8,6 +8,7 @@ the value redacted. Quarantine rows are pseudonymised exactly like raw rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -19,7 +20,7 @@ from ingest.config import ColumnType, Entity, PiiClass
 from ingest.pii import birth, detect
 from ingest.pii.keys import PseudonymKey
 from ingest.pii.known_names import KnownNames
-from ingest.pii.tokens import tokenise
+from ingest.pii.tokens import tokenise_later
 from ingest.pii.zip3 import zip3
 from ingest.validate import Validated, event_dates
 
@@ -163,13 +164,14 @@ def _protect(
     ctx: FileContext,
     hits: dict[str, pa.Array],
     names: detect.RowNameKeys | None,
+    tokens: dict[str, Callable[[], pa.Array]],
 ) -> dict:
     """Column values as they may be stored, typed (raw) or text (quarantine)."""
     typed: dict[str, pa.Array] = {}
     for column in entity.columns:
         text = validated.text[column.name]
         if column.pii is PiiClass.identifier:
-            typed[column.name] = tokenise(text, ctx.key)
+            typed[column.name] = tokens[column.name]()  # started by pseudonymise
         elif column.pii is PiiClass.zip:
             typed[column.name] = zip3(text)
         elif column.pii is PiiClass.free_text:
@@ -204,6 +206,10 @@ def _quarantine_text(entity: Entity, protected: dict, validated: Validated, hits
 
 def pseudonymise(entity: Entity, validated: Validated, lines: np.ndarray, ctx: FileContext) -> Outputs:
     n = len(lines)
+    # Identifiers first: a big batch is hashed in a worker process while this thread scans the rest.
+    tokens = {
+        c.name: tokenise_later(validated.text[c.name], ctx.key) for c in entity.columns if c.pii is PiiClass.identifier
+    }
     name_values = [validated.text[name] for name in name_columns(entity)]
     for values in name_values:
         ctx.names.learn(values)
@@ -215,7 +221,7 @@ def pseudonymise(entity: Entity, validated: Validated, lines: np.ndarray, ctx: F
         for detector in detectors:
             validated.failures.append((f"pii_detected:{name}:{detector}", _is(found, detector)))
     invalid = validated.invalid_mask(n)
-    protected = _protect(entity, validated, ctx, hits, names)
+    protected = _protect(entity, validated, ctx, hits, names, tokens)
     trail = lineage(ctx, lines)
     outputs = Outputs()
 

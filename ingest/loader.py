@@ -29,6 +29,7 @@ from ingest.landing import LandedFile, default_landing_root, list_files, open_fi
 from ingest.parquet_output import ParquetTee, publish
 from ingest.pii.keys import PseudonymKey, load_key
 from ingest.pii.known_names import KnownNames
+from ingest.pii.tokens import shutdown_worker
 from ingest.promote import PromoteRequest, has_staged_rows, promote, record_only, stage_name
 from ingest.pseudonymise import FileContext, empty_quarantine, file_lineage, pseudonymise, with_file_lineage
 from ingest.reader import FileProblem, FileReader
@@ -224,6 +225,7 @@ class Loader:
         finally:
             if self.progress is not None:
                 self.progress.stop()
+            shutdown_worker()  # the HMAC worker, if a big batch started one: not kept idle after the run
         audit.finish_run(self.conn, run_row, status="succeeded", counts=report.counts(), error=None)
         self.conn.close()
         return report

@@ -4,12 +4,17 @@ Arrow tables, not Python dicts (several times faster), written with dlt's `parqu
 extract writes the Arrow batches to Parquet once, normalize only moves the files, and the postgres
 destination loads them with binary COPY through ADBC (adbc-driver-postgresql). The `csv` format cost a
 Parquet -> CSV conversion in normalize and a text COPY that parses every value again. Stage tables
-are emptied by the loader before every load; rows carry the invocation's `_load_nonce`, so promotion
-never picks up rows of an earlier, interrupted run.
+are emptied by the loader before every load; rows carry `_stage_file` (random per invocation, plus the
+file's position in it), so promotion picks each file's own rows and never rows of an earlier,
+interrupted run. Lineage that is the same for every row of a file is not staged: promotion writes it.
 
 The batches are produced (read, validated, pseudonymised: Python, one core) in a thread of their own, a
-bounded queue ahead of dlt, and dlt runs once per segment of about `SEGMENT_ROWS` rows: while it loads
-one segment (the server's COPY, on the other core), the next one is being produced.
+bounded queue ahead of dlt's extract (Parquet writing, mostly outside the GIL), and dlt runs once per
+load: its load step then copies the Parquet files (rotated every 200k rows) with two workers side by
+side, one server backend each. Runs per ~200k-row segment, which let a COPY overlap the production of
+the next segment, measured slower on two cores: 1M vitals rows staged in ~10 s against ~8 s, and 2-5
+CPU-seconds more per 1M rows (each dlt run resolves its configuration, connects and writes its state
+again; every load job opens an ADBC connection).
 """
 
 from __future__ import annotations
@@ -33,9 +38,10 @@ os.environ.setdefault("SCHEMA__NAMING", "direct")  # keep our table and column n
 # Load packages are transient files on local disk; gzip would cost more CPU than it saves I/O.
 os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")
 # Rotate extracted files every 200k rows so normalize and load work on bounded pieces (flat memory
-# as files grow), and normalize them on both cores.
+# as files grow). Normalize only moves Parquet files: one worker, in process (a pool of two forked
+# processes for every run cost ~0.4 s a run, ~2 s per 1M rows).
 os.environ.setdefault("DATA_WRITER__FILE_MAX_ITEMS", "200000")
-os.environ.setdefault("NORMALIZE__WORKERS", "2")
+os.environ.setdefault("NORMALIZE__WORKERS", "1")
 # Each load job holds a Parquet file's row group in memory and a server backend busy: two match two
 # cores, while dlt's default of 20 only adds memory.
 os.environ.setdefault("LOAD__WORKERS", "2")
@@ -62,8 +68,6 @@ def stage_pipeline(name: str, info: ConnInfo, pipelines_dir: Path):
     )
 
 
-# Rows per dlt run: each run has a fixed cost (~0.3 s), and the last one's load is not overlapped.
-SEGMENT_ROWS = 200_000
 QUEUE_BATCHES = 8  # batches produced ahead of dlt: bounds memory (a batch is one 4 MB read block)
 
 
@@ -73,8 +77,7 @@ def load_stage(pipeline, tables: Iterator[tuple[str, pa.Table]]) -> None:
     producer = _Producer(tables)
     producer.start()
     try:
-        while (first := producer.get()) is not None:
-            pipeline.run(producer.segment(first), write_disposition="append", loader_file_format="parquet")
+        pipeline.run(producer.items(), write_disposition="append", loader_file_format="parquet")
     finally:
         producer.stop()
 
@@ -126,17 +129,11 @@ class _Producer(threading.Thread):
         self.finished = item is None
         return item
 
-    def segment(self, first: tuple[str, pa.Table]) -> Iterator:
-        """Items for one dlt run: `first`, then more until about SEGMENT_ROWS rows or the end."""
-        item: tuple[str, pa.Table] | None = first
-        rows = 0
-        while item is not None:
+    def items(self) -> Iterator:
+        """Everything produced, marked with its stage table, for one dlt run."""
+        while (item := self.get()) is not None:
             name, table = item
-            rows += table.num_rows
             yield dlt.mark.with_table_name(table, name)
-            if rows >= SEGMENT_ROWS:
-                return
-            item = self.get()
 
     def stop(self) -> None:
         # No timeout: a retry starts a new producer, and two must never share the loader's file state.

@@ -28,8 +28,9 @@ class ParquetTee:
     _writers: dict[tuple[str, str, str], pq.ParquetWriter] = field(default_factory=dict)
 
     def write(self, file_sha: str, entity: str, kind: str, table: pa.Table) -> None:
-        if "_load_nonce" in table.column_names:
-            table = table.drop_columns(["_load_nonce"])  # an artefact of staging, not data
+        stage_only = [c for c in ("_load_nonce", "_stage_file") if c in table.column_names]
+        if stage_only:
+            table = table.drop_columns(stage_only)  # artefacts of staging, not data
         key = (file_sha, entity, kind)
         writer = self._writers.get(key)
         if writer is None:

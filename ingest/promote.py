@@ -16,10 +16,22 @@ from psycopg2 import sql
 
 from ingest.audit import FileLoad, record_file_load
 from ingest.config import Entity, Feed
-from ingest.pseudonymise import has_calculated, raw_columns
+from ingest.pseudonymise import FILE_LINEAGE, STAGE_FILE, has_calculated, raw_columns
 
-STAGE_ONLY = ("_load_nonce",)
+STAGE_ONLY = ("_load_nonce", STAGE_FILE)  # _load_nonce: stage tables of earlier versions
 ORDER = ("_file_date", "_file_seq", "_source_line")
+# Types of the per-file lineage columns in raw tables: what dlt made of them when they were staged.
+RAW_LINEAGE_TYPES = {
+    "_source_file": "varchar",
+    "_file_sha256": "varchar",
+    "_client_id": "varchar",
+    "_file_date": "date",
+    "_file_seq": "integer",
+    "_run_id": "varchar",
+    "_ingested_at": "timestamp with time zone",
+    "_pseudonym_key_id": "varchar",
+}
+assert set(RAW_LINEAGE_TYPES) == set(FILE_LINEAGE)
 
 
 def stage_name(feed: Feed, entity: str, suffix: str = "") -> str:
@@ -36,7 +48,7 @@ class PromoteRequest:
     file_seq: int
     size_bytes: int
     config_sha256: str
-    load_nonce: str
+    stage_file: int  # the file's rows in the stage tables
     held: bool
     reason_counts: dict[str, int]
     watermark_column: str | None = None
@@ -45,6 +57,8 @@ class PromoteRequest:
     unique_keys: bool | None = False  # the loader saw no key twice in this file; None: not tracked
     # Stage tables (by suffix) that this file alone filled in this run, with the rows it put there.
     sole_stage_rows: dict[str, int] = field(default_factory=dict)
+    # Per-file lineage (ingest.pseudonymise.file_lineage): not staged, written here.
+    lineage: dict[str, object] = field(default_factory=dict)
 
 
 def _columns(cur, schema: str, table: str) -> list[tuple[str, str]]:
@@ -63,20 +77,37 @@ def _columns(cur, schema: str, table: str) -> list[tuple[str, str]]:
     return cur.fetchall()
 
 
+def _stage_columns(cur, stage: str) -> list[tuple[str, str]]:
+    """The columns a stage table contributes: not stage-only, not dlt's, and not the per-file lineage
+    (written by promotion; a stage table of an earlier version still has those columns, empty)."""
+    return [
+        (c, t)
+        for c, t in _columns(cur, "raw", stage)
+        if c not in STAGE_ONLY and c not in FILE_LINEAGE and not c.startswith("_dlt")
+    ]
+
+
+def _lineage_values(req: PromoteRequest, types: dict[str, str]) -> list[sql.Composable]:
+    """The file's lineage values as typed SQL literals, in the order of `types`."""
+    return [sql.SQL("{}::{}").format(sql.Literal(req.lineage[name]), sql.SQL(types[name])) for name in types]
+
+
 def _ensure_target(cur, stage: str, schema: str, table: str, key: list[str] | None) -> list[str]:
-    """Create or widen the target table from the stage table's columns; returns the shared columns."""
-    stage_cols = [(c, t) for c, t in _columns(cur, "raw", stage) if c not in STAGE_ONLY and not c.startswith("_dlt")]
+    """Create or widen the target table from the stage table's columns and the per-file lineage;
+    returns the staged columns it shares with the stage table."""
+    stage_cols = _stage_columns(cur, stage)
+    wanted = stage_cols + list(RAW_LINEAGE_TYPES.items())
     existing = dict(_columns(cur, schema, table))
     if not existing:
         cur.execute(
             sql.SQL("create table {}.{} ({})").format(
                 sql.Identifier(schema),
                 sql.Identifier(table),
-                sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in stage_cols),
+                sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in wanted),
             )
         )
     else:
-        for column, column_type in stage_cols:
+        for column, column_type in wanted:
             if column not in existing:
                 cur.execute(
                     sql.SQL("alter table {}.{} add column {} {}").format(
@@ -108,12 +139,23 @@ def _table_exists(cur, schema: str, table: str) -> bool:
     return cur.fetchone()[0]
 
 
+def has_staged_rows(cur, stage: str) -> bool:
+    """Whether stage table `raw.<stage>` can hold rows of this version's runs: it exists and has the
+    `_stage_file` column (a stage table of an earlier version gets it from dlt when rows arrive)."""
+    cur.execute(
+        "select exists (select 1 from pg_attribute where attrelid = to_regclass(%s) and attname = %s "
+        "and not attisdropped)",
+        (f'raw."{stage}"', STAGE_FILE),
+    )
+    return cur.fetchone()[0]
+
+
 def _merge(cur, req: PromoteRequest, suffix: str) -> None:
     """SCD type 1 on the business key: the newest version wins, whatever order files arrive in."""
     feed, entity = req.feed, req.entity
     stage = stage_name(feed, req.entity_name, suffix)
     target = feed.table(req.entity_name) + suffix
-    if not _table_exists(cur, "raw", stage):
+    if not has_staged_rows(cur, stage):
         return
     # Business keys are scoped by client: two clinics may both have an MRN 1001.
     key = ["_client_id", *entity.business_key]
@@ -121,31 +163,35 @@ def _merge(cur, req: PromoteRequest, suffix: str) -> None:
         return
     columns = _ensure_target(cur, stage, "raw", target, key)
     ident = sql.Identifier
-    cols = sql.SQL(", ").join(map(ident, columns))
+    lineage = list(RAW_LINEAGE_TYPES)
+    cols = sql.SQL(", ").join(map(ident, columns + lineage))
+    select_list = sql.SQL(", ").join([*map(ident, columns), *_lineage_values(req, RAW_LINEAGE_TYPES)])
     key_list = sql.SQL(", ").join(map(ident, key))
+    # Within one file the client, file date and sequence are the same for every row.
+    in_file_key = sql.SQL(", ").join(map(ident, entity.business_key))
+    in_file_order = ([req.watermark_column] if req.watermark_column and suffix == "" else []) + ["_source_line"]
+    order_desc = sql.SQL(", ").join(sql.SQL("{} desc nulls last").format(ident(c)) for c in in_file_order)
     order = ([req.watermark_column] if req.watermark_column and suffix == "" else []) + list(ORDER)
-    order_desc = sql.SQL(", ").join(sql.SQL("{} desc nulls last").format(ident(c)) for c in order)
     unique = req.unique_keys
     if unique is None:
         cur.execute(
             sql.SQL(
-                "select not exists (select 1 from raw.{stage} where _file_sha256 = %s and _load_nonce = %s "
+                "select not exists (select 1 from raw.{stage} where _stage_file = %s "
                 "group by {key} having count(*) > 1)"
-            ).format(stage=ident(stage), key=key_list),
-            (req.load.file_sha256, req.load_nonce),
+            ).format(stage=ident(stage), key=in_file_key),
+            (req.stage_file,),
         )
         unique = cur.fetchone()[0]
     if unique:
-        incoming = sql.SQL("select {cols} from raw.{stage} where _file_sha256 = %s and _load_nonce = %s").format(
-            cols=cols, stage=ident(stage)
+        incoming = sql.SQL("select {cols} from raw.{stage} where _stage_file = %s").format(
+            cols=select_list, stage=ident(stage)
         )
     else:
         # Within the file the last version of a key wins (documented: duplicate keys, latest wins).
         incoming = sql.SQL(
-            "select distinct on ({key}) {cols} from raw.{stage} "
-            "where _file_sha256 = %s and _load_nonce = %s order by {key}, {order}"
-        ).format(key=key_list, cols=cols, stage=ident(stage), order=order_desc)
-    params = (req.load.file_sha256, req.load_nonce)
+            "select distinct on ({key}) {cols} from raw.{stage} where _stage_file = %s order by {key}, {order}"
+        ).format(key=in_file_key, cols=select_list, stage=ident(stage), order=order_desc)
+    params = (req.stage_file,)
     plain_insert = sql.SQL("insert into raw.{} ({}) ").format(ident(target), cols) + incoming
     if feed.entities[req.entity_name].incremental.mode == "reference":
         # Reference data: the newest file is the whole truth for its client.
@@ -168,7 +214,9 @@ def _merge(cur, req: PromoteRequest, suffix: str) -> None:
         return
     # One upsert on the unique business key; across files the newer version wins, so a backfilled
     # older file never overwrites what a newer file already loaded.
-    updates = sql.SQL(", ").join(sql.SQL("{c} = excluded.{c}").format(c=ident(c)) for c in columns if c not in key)
+    updates = sql.SQL(", ").join(
+        sql.SQL("{c} = excluded.{c}").format(c=ident(c)) for c in columns + lineage if c not in key
+    )
     newer_or_same = sql.SQL("({}) <= ({})").format(
         sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in order),
         sql.SQL(", ").join(sql.SQL("excluded.{}").format(ident(c)) for c in order),
@@ -203,10 +251,32 @@ def _swap_in(cur, req: PromoteRequest, suffix: str, stage: str, target: str, key
     cur.execute(sql.SQL("alter table raw.{} rename to {}").format(ident(stage), ident(target)))
     # The next load appends to the stage table again: an empty twin takes its place.
     cur.execute(sql.SQL("create table raw.{} (like raw.{} including all)").format(ident(stage), ident(target)))
-    dropped = [c for c, _ in _columns(cur, "raw", target) if c in STAGE_ONLY or c.startswith("_dlt")]
+    # Stage-only columns go, and so do per-file lineage columns a stage table of an earlier version
+    # still has (empty in these rows). Metadata only: the old values stay in the rows on disk,
+    # invisible, until they are rewritten.
+    dropped = [
+        c for c, _ in _columns(cur, "raw", target) if c in STAGE_ONLY or c in FILE_LINEAGE or c.startswith("_dlt")
+    ]
     for column in dropped:
-        # Metadata only: the old values stay in the rows on disk, invisible, until they are rewritten.
         cur.execute(sql.SQL("alter table raw.{} drop column {}").format(ident(target), ident(column)))
+    # The per-file lineage, also metadata only: a column added with a constant default keeps that value
+    # for the rows already there without rewriting them (PostgreSQL 11+); dropping the default
+    # afterwards leaves those rows their value and gives later inserts none.
+    names = list(RAW_LINEAGE_TYPES)
+    cur.execute(
+        sql.SQL("alter table raw.{} {}").format(
+            ident(target),
+            sql.SQL(", ").join(
+                sql.SQL("add column {} {} default {}").format(ident(name), sql.SQL(RAW_LINEAGE_TYPES[name]), value)
+                for name, value in zip(names, _lineage_values(req, RAW_LINEAGE_TYPES), strict=True)
+            ),
+        )
+    )
+    cur.execute(
+        sql.SQL("alter table raw.{} {}").format(
+            ident(target), sql.SQL(", ").join(sql.SQL("alter column {} drop default").format(ident(n)) for n in names)
+        )
+    )
     if unlogged:
         cur.execute(sql.SQL("alter table raw.{} set logged").format(ident(target)))
     try:
@@ -268,41 +338,40 @@ def _quarantine(cur, req: PromoteRequest) -> None:
         sql.SQL("delete from quarantine.{} where _file_sha256 = %s").format(ident(target)),
         (req.load.file_sha256,),
     )
-    if _table_exists(cur, "raw", stage):
-        stage_cols = {c for c, _ in _columns(cur, "raw", stage)}
+    lineage_types = {name: LINEAGE_TYPES[name] for name in quarantine_cols if name in FILE_LINEAGE}
+    lineage_cols = [ident(name) for name in lineage_types]
+    lineage_values = _lineage_values(req, lineage_types)
+    if has_staged_rows(cur, stage):
+        stage_cols = {c for c, _ in _stage_columns(cur, stage)}
         columns = [c for c in quarantine_cols if c in stage_cols]
-        cols = sql.SQL(", ").join(map(ident, columns))
         cur.execute(
-            sql.SQL(
-                "insert into quarantine.{t} ({cols}) select {cols} from raw.{s} "
-                "where _file_sha256 = %s and _load_nonce = %s"
-            ).format(t=ident(target), cols=cols, s=ident(stage)),
-            (req.load.file_sha256, req.load_nonce),
+            sql.SQL("insert into quarantine.{t} ({cols}) select {select} from raw.{s} where _stage_file = %s").format(
+                t=ident(target),
+                cols=sql.SQL(", ").join([*map(ident, columns), *lineage_cols]),
+                select=sql.SQL(", ").join([*map(ident, columns), *lineage_values]),
+                s=ident(stage),
+            ),
+            (req.stage_file,),
         )
     if req.held:
         # A held file reaches raw not at all; its valid rows join its invalid ones in quarantine,
         # so nothing is lost and the file's rows still balance.
         raw_stage = stage_name(feed, req.entity_name)
-        if not _table_exists(cur, "raw", raw_stage):
+        if not has_staged_rows(cur, raw_stage):
             return
-        stage_cols = {c for c, _ in _columns(cur, "raw", raw_stage)}
+        stage_cols = {c for c, _ in _stage_columns(cur, raw_stage)}
         shared = [c for c in quarantine_cols if c in stage_cols]
         select = [sql.SQL("{}::text").format(ident(c)) if not c.startswith("_") else ident(c) for c in shared]
         cur.execute(
             sql.SQL(
-                "insert into quarantine.{t} ({cols}, _reasons) select {select}, %s from raw.{s} "
-                "where _file_sha256 = %s and _load_nonce = %s"
+                "insert into quarantine.{t} ({cols}, _reasons) select {select}, %s from raw.{s} where _stage_file = %s"
             ).format(
                 t=ident(target),
-                cols=sql.SQL(", ").join(map(ident, shared)),
-                select=sql.SQL(", ").join(select),
+                cols=sql.SQL(", ").join([*map(ident, shared), *lineage_cols]),
+                select=sql.SQL(", ").join([*select, *lineage_values]),
                 s=ident(raw_stage),
             ),
-            (
-                f"file_held:{(req.load.reason or 'invalid_ratio').split(':', 1)[0]}",
-                req.load.file_sha256,
-                req.load_nonce,
-            ),
+            (f"file_held:{(req.load.reason or 'invalid_ratio').split(':', 1)[0]}", req.stage_file),
         )
 
 

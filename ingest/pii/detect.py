@@ -340,7 +340,13 @@ _MIN_NAME_LENGTH = 3
 
 def _word_form(values: pa.Array) -> pa.Array:
     """Lowercase words joined by single spaces: whole-word containment becomes " w " in " text "."""
-    return pc.utf8_trim(pc.replace_substring_regex(pc.utf8_lower(values), _NON_WORD, " "), " ")
+    lowered = pc.utf8_lower(values)
+    # Most values (a first or last name) are one word already: only the others need the rewrite.
+    messy = pc.invert(pc.fill_null(pc.utf8_is_alnum(lowered), True))
+    if not pc.any(messy).as_py():
+        return lowered
+    rewritten = pc.utf8_trim(pc.replace_substring_regex(lowered.filter(messy), _NON_WORD, " "), " ")
+    return pc.replace_with_mask(lowered, messy, rewritten)
 
 
 def _words(values: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -364,37 +370,67 @@ def _words(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     )
 
 
-def scan_row_names(values: ArrayLike, names: Sequence[ArrayLike]) -> pa.BooleanArray:
+@dataclass(frozen=True)
+class RowNameKeys:
+    """Per name column: the word each row's text must contain, whether that is only the last word of
+    a multi-word name ("de la cruz", "o brien" from O'Brien), and the whole name in word form.
+
+    Built once per batch by `row_name_keys` and shared by every column scanned for the row's own name.
+    """
+
+    length: int
+    keys: tuple[tuple[pa.Array, pa.Array, pa.Array], ...]
+    all_keys: pa.Array | None  # the distinct keys of every name column
+
+    @classmethod
+    def build(cls, names: Sequence[ArrayLike], length: int | None = None) -> RowNameKeys:
+        keys = []
+        for column in names:
+            name = _word_form(as_utf8(column))
+            if length is not None and len(name) != length:
+                raise ValueError(f"name column has {len(name)} rows, values have {length}")
+            length = len(name)
+            usable = pc.fill_null(pc.greater_equal(pc.utf8_length(name), _MIN_NAME_LENGTH), False)
+            phrase = pc.fill_null(pc.and_(usable, pc.match_substring(name, " ")), False)
+            key = pc.if_else(usable, name, pa.scalar(None, name.type))
+            if pc.any(phrase).as_py():
+                last_word = pc.struct_field(pc.extract_regex(name.filter(phrase), r"(?P<last>[^ ]+)$"), "last")
+                key = pc.replace_with_mask(key, phrase, last_word)
+            keys.append((key, phrase, name))
+        all_keys = pc.unique(pa.concat_arrays([key.cast(pa.string()) for key, _, _ in keys])) if keys else None
+        return cls(length or 0, tuple(keys), all_keys)
+
+
+def row_name_keys(names: Sequence[ArrayLike]) -> RowNameKeys:
+    return RowNameKeys.build(names)
+
+
+def scan_row_names(values: ArrayLike, names: Sequence[ArrayLike] | RowNameKeys) -> pa.BooleanArray:
     """True where a value contains, as whole words and ignoring case, the same row's value of any
     of `names` (e.g. first and last name): the row's own person leaking into another column.
 
-    Names shorter than three characters are ignored ("Al", "Li" match too much text). Null values
-    give False.
+    `names` are the name columns, or their `row_name_keys` when several columns are scanned. Names
+    shorter than three characters are ignored ("Al", "Li" match too much text). Null values give False.
     """
     text = as_utf8(values)
     length = len(text)
     hit = _constant(False, length)
-    # Per name column: the word each row's text must contain, and whether that is the whole name
-    # or only the last word of a multi-word name ("de la cruz", "o brien" from O'Brien).
-    keys: list[tuple[pa.Array, pa.Array, pa.Array]] = []
-    for column in names:
-        name = _word_form(as_utf8(column))
-        if len(name) != length:
-            raise ValueError(f"name column has {len(name)} rows, values have {length}")
-        usable = pc.fill_null(pc.greater_equal(pc.utf8_length(name), _MIN_NAME_LENGTH), False)
-        phrase = pc.fill_null(pc.and_(usable, pc.match_substring(name, " ")), False)
-        last_word = pc.struct_field(pc.extract_regex(name, r"(?P<last>[^ ]+)$"), "last")
-        key = pc.if_else(phrase, last_word, pc.if_else(usable, name, pa.scalar(None, name.type)))
-        keys.append((key, phrase, name))
-    if not keys or length == 0:
+    if isinstance(names, RowNameKeys):
+        prepared = names
+        if prepared.keys and prepared.length != length:
+            raise ValueError(f"name column has {prepared.length} rows, values have {length}")
+    else:
+        prepared = RowNameKeys.build(names, length)
+    if not prepared.keys or length == 0:
         return hit
 
     word, owner = _words(text)
     # Most words are no one's name: keep only words equal to some key before the per-row test.
-    all_keys = pa.concat_arrays([key.cast(word.type) for key, _, _ in keys])
-    candidate = pc.is_in(word, value_set=pc.unique(all_keys))
+    candidate = pc.is_in(word, value_set=prepared.all_keys.cast(word.type))
     word, owner = word.filter(candidate), owner.filter(candidate)
-    for key, phrase, name in keys:
+    if len(word) == 0:
+        return hit
+    for key, phrase, name in prepared.keys:
         # Compare each remaining word with its own row's key, all rows at once.
         same = pc.fill_null(pc.equal(word, pc.take(key.cast(word.type), owner)), False)
         rows = pc.unique(owner.filter(same))

@@ -7,36 +7,28 @@ spell the same SSN or member id differently ("123-45-6789", "123 45 6789", "123.
 
 from __future__ import annotations
 
-import hashlib
+import atexit
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from collections import deque
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import Future
+from multiprocessing.connection import Connection
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest import hmac_worker
 from ingest.pii._arrow import ArrayLike, as_utf8
 from ingest.pii.keys import PseudonymKey
 
 # Whitespace (including Unicode spaces such as the no-break space spreadsheets emit), any dash
 # punctuation (hyphen, en dash, ...) and dots carry formatting, not identity.
 _NOISE = r"[\s\p{Z}\p{Pd}.]+"
-
-_BLOCK = 64  # SHA-256 block size, which is what RFC 2104 pads the key to.
-
-
-def _fastest_sha256() -> Callable[[bytes], Any]:
-    # For short messages the cost is per call, not per byte, and CPython's built-in SHA-256 object
-    # copies ~1.4x faster than OpenSSL's EVP context. The module is private (renamed in 3.12), so
-    # fall back to hashlib; both compute the same function, which the unit tests pin.
-    for module in ("_sha2", "_sha256"):
-        try:
-            return __import__(module).sha256
-        except (ImportError, AttributeError):
-            continue
-    return hashlib.sha256
-
-
-_sha256 = _fastest_sha256()
 
 
 def normalise(values: ArrayLike) -> pa.Array:
@@ -50,35 +42,127 @@ def normalise(values: ArrayLike) -> pa.Array:
 
 def tokenise(values: ArrayLike, key: PseudonymKey) -> pa.Array:
     """HMAC-SHA256(key, normalised value) as 64 lowercase hex characters; nulls stay null."""
+    return tokenise_later(values, key)()
+
+
+# Distinct values below which a batch is hashed in the calling thread: a worker round trip, and
+# starting the worker at all, costs more than hashing a small batch.
+WORKER_MIN_VALUES = 20_000
+
+
+def tokenise_later(values: ArrayLike, key: PseudonymKey) -> Callable[[], pa.Array]:
+    """`tokenise`, split in two: the values are prepared now and, for a big batch, hashed in a worker
+    process meanwhile; calling the result waits for the tokens. The loader starts every identifier
+    column of a batch this way, then checks and scans the other columns while the hashing runs."""
     normal = normalise(values)
     # Identifiers repeat (a member appears on every claim): hash each distinct value once. On an
     # all-distinct column the hash table costs ~10% extra; sampling to skip it misjudges columns
     # whose distinct count is large but still far below the row count, so always encode.
     encoded = normal.dictionary_encode()
-    distinct = pc.cast(encoded.dictionary, pa.binary()).to_pylist()
-    digests = pa.array(_hmac_hex(distinct, key.key), type=pa.string())
-    return pc.take(digests, encoded.indices)
+    dictionary = pc.cast(encoded.dictionary, pa.binary())
+    # The dictionary holds no null (a null value has a null index), so every entry gets a digest.
+    distinct = dictionary.to_pylist()
+    pending: Future | None = None
+    if len(distinct) >= WORKER_MIN_VALUES:
+        pending = _worker_submit(key.key, distinct)
+
+    def tokens() -> pa.Array:
+        blob = None
+        if pending is not None:
+            try:
+                blob = pending.result()
+            except (EOFError, OSError):
+                blob = None  # the worker died (killed, out of memory): hash here instead
+        if blob is None:
+            blob = hmac_worker.digests(distinct, hmac_worker.keyed(key.key))
+        return pc.take(_hex_array(blob, len(distinct)), encoded.indices)
+
+    return tokens
 
 
-def _hmac_hex(messages: list[bytes | None], key: bytes) -> list[str | None]:
-    # RFC 2104 by hand: precompute the inner and outer states once, then copy them per value. This
-    # is the same function as hmac.new(key, msg, sha256) (a unit test checks) but 2-3x faster than
-    # copying an hmac object, which adds a Python wrapper layer; this loop is the loader's
-    # bottleneck.
-    if len(key) > _BLOCK:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(_BLOCK, b"\0")
-    inner_copy = _sha256(bytes(b ^ 0x36 for b in key)).copy
-    outer_copy = _sha256(bytes(b ^ 0x5C for b in key)).copy
-    out: list[str | None] = []
-    append = out.append
-    for message in messages:
-        if message is None:
-            append(None)
-            continue
-        inner = inner_copy()
-        inner.update(message)
-        outer = outer_copy()
-        outer.update(inner.digest())
-        append(outer.hexdigest())
-    return out
+def _hex_array(blob: bytes, n: int) -> pa.Array:
+    """n 32-byte digests, one after the other, as n strings of 64 lowercase hex characters."""
+    text = blob.hex().encode("ascii")
+    offsets = np.arange(0, 2 * hmac_worker.DIGEST_BYTES * (n + 1), 2 * hmac_worker.DIGEST_BYTES, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(text)])
+
+
+class _Worker:
+    """One process running `ingest.hmac_worker.serve`, fed through its stdin and answering on its
+    stdout, in order; a reader thread hands each answer to the request's future."""
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+        # A plain interpreter, not multiprocessing: its spawn start would import the caller's main
+        # module again in the worker, and fork would copy the loader's threads mid-flight.
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from ingest.hmac_worker import serve; serve()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+        )  # fmt: skip
+        self.requests = Connection(os.dup(self.process.stdin.fileno()), readable=False)
+        self.replies = Connection(os.dup(self.process.stdout.fileno()), writable=False)
+        self.process.stdin.close()
+        self.process.stdout.close()
+        self.waiting: deque[Future] = deque()
+        self.lock = threading.Lock()
+        self.requests.send_bytes(key)  # through the pipe: never in argv or the environment
+        threading.Thread(target=self._read, name="hmac-worker-replies", daemon=True).start()
+
+    def submit(self, messages: list[bytes]) -> Future:
+        future: Future = Future()
+        with self.lock:
+            self.waiting.append(future)
+            self.requests.send_bytes(pickle.dumps(messages, protocol=5))
+        return future
+
+    def _read(self) -> None:
+        try:
+            while True:
+                data = self.replies.recv_bytes()
+                with self.lock:
+                    future = self.waiting.popleft()
+                future.set_result(data)
+        except (EOFError, OSError) as exc:
+            with self.lock:
+                while self.waiting:
+                    self.waiting.popleft().set_exception(EOFError(f"the HMAC worker stopped: {type(exc).__name__}"))
+
+    def close(self) -> None:
+        try:
+            self.requests.close()  # the worker's end of input: it exits
+            self.process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+        self.replies.close()
+
+
+_worker: _Worker | None = None
+_worker_lock = threading.Lock()
+
+
+def _worker_submit(key: bytes, messages: list[bytes]) -> Future | None:
+    """Hash `messages` in the worker process (started on first use, for this key); None if it cannot
+    be had, and the caller hashes them itself."""
+    global _worker
+    try:
+        with _worker_lock:
+            if _worker is not None and (_worker.key != key or _worker.process.poll() is not None):
+                _worker.close()
+                _worker = None
+            if _worker is None:
+                _worker = _Worker(key)
+            return _worker.submit(messages)
+    except OSError:
+        return None
+
+
+def shutdown_worker() -> None:
+    """Stop the worker process, if one was started (also at exit)."""
+    global _worker
+    with _worker_lock:
+        if _worker is not None:
+            _worker.close()
+            _worker = None
+
+
+atexit.register(shutdown_worker)

@@ -30,10 +30,20 @@ _ZIP = r"^\s*(?:(?P<five>[0-9]{5})(?:-?[0-9]{4})?|(?P<four>[0-9]{4})(?:-[0-9]{4}
 def zip3(values: ArrayLike) -> pa.Array:
     """The Safe Harbor 3-digit prefix of each ZIP: restricted areas become "000", non-ZIPs null."""
     text = as_utf8(values)
+    # Most values are five ASCII digits, whose prefix is their first three: only the others go through
+    # the regex (which cost ~0.6 s per 1M values on its own).
+    plain = pc.fill_null(pc.and_(pc.equal(pc.binary_length(text), 5), pc.ascii_is_decimal(text)), False)
+    prefix = pc.utf8_slice_codeunits(text, 0, 3)
+    if not pc.all(plain).as_py():
+        other = pc.invert(plain)
+        prefix = pc.replace_with_mask(prefix, other, _prefix(text.filter(other)))
+    restricted = pc.is_in(prefix, value_set=pa.array(sorted(RESTRICTED_PREFIXES), prefix.type))
+    return pc.if_else(restricted, pa.scalar(SUPPRESSED, prefix.type), prefix)
+
+
+def _prefix(text: pa.Array) -> pa.Array:
     groups = pc.extract_regex(text, _ZIP)  # null struct where the value is not a ZIP
     five = pc.struct_field(groups, "five")  # "" when the 4-digit branch matched
     four = pc.utf8_lpad(pc.struct_field(groups, "four"), width=5, padding="0")
     zip5 = pc.if_else(pc.equal(five, ""), four, five)
-    prefix = pc.utf8_slice_codeunits(zip5, 0, 3)
-    restricted = pc.is_in(prefix, value_set=pa.array(sorted(RESTRICTED_PREFIXES), prefix.type))
-    return pc.if_else(restricted, pa.scalar(SUPPRESSED, prefix.type), prefix)
+    return pc.utf8_slice_codeunits(zip5, 0, 3)

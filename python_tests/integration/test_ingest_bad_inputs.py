@@ -382,3 +382,58 @@ def test_a_first_load_takes_the_stage_table_over_and_the_next_run_merges(ingest_
     env.ingest()
     rows = sorted((r["_source_file"], r["height_cm"]) for r in env.table("raw"))
     assert rows == [("acme_2026-11-20.csv", 170.0), ("acme_2026-11-21.csv", 150.0), ("acme_2026-11-21.csv", 160.0)]
+
+
+def test_per_file_lineage_is_written_at_promotion(ingest_env):
+    """The lineage that is the same for every row of a file is not staged: promotion writes it, on a
+    first load as a column default of the renamed stage table (then dropped), on a merge as values."""
+    env = ingest_env
+    env.write_feed()
+    env.land(FILE, "\n".join([HEADER, row("P1"), row("P2", height="abc")]) + "\n")
+    env.ingest()
+    env.land("acme_2026-11-21.csv", "\n".join([HEADER, row("P3"), row("P4", height="-1")]) + "\n")
+    env.ingest()
+    lineage = ["_source_file", "_file_sha256", "_client_id", "_file_date", "_file_seq", "_run_id", "_ingested_at"]
+    for schema, suffix in (("raw", ""), ("raw", "_calculated"), ("quarantine", "")):
+        rows = env.table(schema, f"people{suffix}")
+        assert len(rows) == 2, (schema, suffix)
+        for record in rows:
+            assert all(record[c] is not None for c in [*lineage, "_pseudonym_key_id", "_record_id"]), record
+            assert record["_record_id"] == f"{record['_file_sha256'][:16]}-{record['_source_line']}"
+            assert "_stage_file" not in record and "_load_nonce" not in record
+        assert sorted(str(r["_file_date"]) for r in rows) == ["2026-11-20", "2026-11-21"]
+        assert len({r["_file_sha256"] for r in rows}) == 2
+        defaults = env.query(
+            "select column_name from information_schema.columns "
+            "where table_schema = %s and table_name = %s and column_default is not null",
+            schema,
+            f"{env.feed}__people{suffix}",
+        )
+        assert defaults == [], defaults
+
+
+def test_files_sharing_the_stage_tables_promote_exactly_their_own_rows(ingest_env):
+    """Several files (two clients) staged in one run share the stage tables: each promotion takes its
+    own rows by `_stage_file` and writes its own lineage, also into quarantine."""
+    env = ingest_env
+    env.write_feed()
+    env.land(FILE, "\n".join([HEADER, row("P1"), row("P2", height="abc"), row("P3")]) + "\n")
+    env.land("acme_2026-11-21.csv", "\n".join([HEADER, row("P3", height="150"), row("P4", plan="tin")]) + "\n")
+    env.land("beta_2026-11-20.csv", "\n".join([HEADER, row("P1", height="180")]) + "\n")
+    report = env.ingest()
+    assert sorted((f.file_name, f.rows_loaded, f.rows_quarantined) for f in report.files) == [
+        ("acme_2026-11-20.csv", 2, 1), ("acme_2026-11-21.csv", 1, 1), ("beta_2026-11-20.csv", 1, 0),
+    ]  # fmt: skip
+    balanced_in_audit(env)
+    raw = sorted((r["_client_id"], r["_source_file"], r["_source_line"], r["height_cm"]) for r in env.table("raw"))
+    assert raw == [
+        ("acme", "acme_2026-11-20.csv", 2, 170.0),
+        ("acme", "acme_2026-11-21.csv", 2, 150.0),
+        ("beta", "beta_2026-11-20.csv", 2, 180.0),
+    ]
+    assert len(env.table("raw", "people_calculated")) == 3
+    quarantined = sorted((r["_source_file"], r["_reasons"]) for r in env.table("quarantine"))
+    assert quarantined == [
+        ("acme_2026-11-20.csv", "not_a_number:height_cm"),
+        ("acme_2026-11-21.csv", "not_allowed:plan"),
+    ]

@@ -71,3 +71,21 @@ def test_repeated_values_and_other_input_types() -> None:
 
 def test_normalise_is_what_gets_hashed() -> None:
     assert normalise(pa.array([" ab-c.d e ", "", None])).to_pylist() == ["ABCDE", None, None]
+
+
+def test_big_batches_hashed_in_the_worker_process_give_the_same_tokens(monkeypatch) -> None:
+    from ingest.pii import tokens as module
+
+    monkeypatch.setattr(module, "WORKER_MIN_VALUES", 1)
+    values = ["abc-123", None, "Zoë 7", "abc 123", ""]
+    expected = [_hmac(KEY.key, "ABC123"), None, _hmac(KEY.key, "ZOË7"), _hmac(KEY.key, "ABC123"), None]
+    later = [module.tokenise_later(pa.array(values), KEY) for _ in range(3)]  # queued side by side
+    assert all(tokens().to_pylist() == expected for tokens in reversed(later))
+    assert module._worker is not None and module._worker.process.poll() is None
+    # A worker that died is replaced, and a batch it was hashing is hashed in the caller instead.
+    pending = module.tokenise_later(pa.array(values), KEY)
+    module._worker.process.kill()
+    assert pending().to_pylist() == expected
+    assert module.tokenise(pa.array(values), OTHER_KEY).to_pylist() == tokenise(pa.array(values), OTHER_KEY).to_pylist()
+    module.shutdown_worker()
+    assert module._worker is None

@@ -121,24 +121,6 @@
 {%- endmacro %}
 
 {#-
-    The config of a person-level model (one or more rows per patient_key, recomputed whole for the
-    touched people): delete+insert by patient_key, and a person who no longer exists (their records
-    were linked to someone else) loses their rows.
--#}
-{% macro per_person_incremental_config() -%}
-    {{ return({
-        'materialized': 'incremental',
-        'unique_key': 'patient_key',
-        'incremental_strategy': 'delete+insert',
-        'on_schema_change': 'append_new_columns',
-        'indexes': [{'columns': ['patient_key']}],
-        'post_hook': [
-            vanished_people_cleanup(),
-        ],
-    }) }}
-{%- endmacro %}
-
-{#-
     A post-hook of person-level models: delete the rows of people who no longer exist. A person
     disappears only when all their records were linked to someone else, and then the crosswalk
     names them as those records' previous_patient_key: only those people are looked at, so the

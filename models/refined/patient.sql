@@ -1,9 +1,18 @@
-{{ config(**per_person_incremental_config()) }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='patient_key',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['patient_key']}],
+        post_hook=[vanished_people_cleanup()],
+    )
+}}
 
 -- One row per person across all feeds: the linked identity with conflict-resolved demographics and
 -- latest body measurements. Which feed won each value is in patient_attribute_resolution.
 -- Incremental: a run recomputes, whole, the people touched since the last build (see
--- touched_patient_keys and per_person_incremental_config in macros/incremental.sql).
+-- touched_patient_keys and vanished_people_cleanup in macros/incremental.sql).
 {%- set touched = touched_patient_keys() %}
 with
 

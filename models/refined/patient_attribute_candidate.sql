@@ -1,10 +1,19 @@
-{{ config(**per_person_incremental_config()) }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='patient_key',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['patient_key']}],
+        post_hook=[vanished_people_cleanup()],
+    )
+}}
 
 -- Every value any feed gives for a person's attributes, one row per (person, attribute, feed
 -- record): the input of conflict resolution. Recency is the record's own timestamp where it has one
 -- (clinic updated_at, measurement time), otherwise the date of the file it came in.
 -- Incremental: a run recomputes, whole, the people touched since the last build (see
--- touched_patient_keys and per_person_incremental_config in macros/incremental.sql).
+-- touched_patient_keys and vanished_people_cleanup in macros/incremental.sql).
 {%- set touched = touched_patient_keys() %}
 {%- set identities = [] %}
 {%- if execute and is_incremental() and touched %}

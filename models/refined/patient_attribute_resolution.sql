@@ -1,11 +1,20 @@
-{{ config(**per_person_incremental_config()) }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='patient_key',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['patient_key']}],
+        post_hook=[vanished_people_cleanup()],
+    )
+}}
 
 -- Conflict resolution: for each person and attribute, the value kept and the feed it came from.
 -- Rule: the feed with the best (lowest) priority for that attribute in seeds/source_priority.csv
 -- wins; between records of equal priority the most recent wins; a feed the seed does not list
 -- ranks last. Ties beyond that go to the highest _record_id so the result is deterministic.
 -- Incremental: a run recomputes, whole, the people touched since the last build (see
--- touched_patient_keys and per_person_incremental_config in macros/incremental.sql).
+-- touched_patient_keys and vanished_people_cleanup in macros/incremental.sql).
 {%- set touched = touched_patient_keys() %}
 with
 

@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key=['feed', 'client_id', 'source_key'],
         incremental_strategy='merge',
+        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['feed', 'client_id', 'source_key'], 'unique': True},
             {'columns': ['patient_key']},

@@ -3,16 +3,7 @@
     -infinity (recompute everything) when the model is empty, or when it was built before `column`
     existed (on_schema_change adds the column only after this query has run). -#}
 {% macro lookback_floor(column) -%}
-    {%- set known = [] -%}
-    {%- if this is string -%}
-        {#- a unit test's fixture of `this`: a CTE, which has every column the test gives it -#}
-        {%- do known.append(column | lower) -%}
-    {%- elif execute -%}
-        {%- for existing_column in adapter.get_columns_in_relation(this) -%}
-            {%- do known.append(existing_column.name | lower) -%}
-        {%- endfor -%}
-    {%- endif -%}
-    {%- if column | lower in known -%}
+    {%- if has_columns([column]) -%}
         (
             (select coalesce(max(existing.{{ column }}), '-infinity'::timestamptz) from {{ this }} as existing)
             - interval '{{ var("lookback_hours") }} hours'

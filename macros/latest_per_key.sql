@@ -4,7 +4,7 @@
     The same rows as `distinct on (key) ... order by key, <newest_first> desc`, but without
     sorting the whole table, and a filter that a caller puts on the staging view (an incremental
     model's `_ingested_at` high-water mark) reaches the raw table's scan: the planner flattens
-    this into the caller's query and probes the raw table's unique (client, business key) index
+    this into the caller's query and probes the raw table's unique (business key, client) index
     for the few rows that pass. A `distinct on` view is computed whole before any filter applies.
 
     `relation` must be a CTE declared `as not materialized`: it is read twice, and PostgreSQL

@@ -47,13 +47,79 @@ os.environ.setdefault("NORMALIZE__WORKERS", "1")
 os.environ.setdefault("LOAD__WORKERS", "2")
 
 import dlt
+import pyarrow.parquet as pq
+from dlt.common.data_writers import writers as _dlt_writers
 from dlt.destinations import _adbc_jobs
+from dlt.destinations.impl.postgres import postgres as _postgres_dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 # dlt asks whether the ADBC driver is installed for every table of every run, each time loading the
 # driver and resolving its configuration (~0.1 s a call, seconds per load); the answer cannot change
 # while we run.
 _adbc_jobs.has_adbc_driver = functools.lru_cache(maxsize=None)(_adbc_jobs.has_adbc_driver)
+
+
+_staging = threading.local()  # set while load_stage runs dlt: only stage files are written plain
+_dlt_parquet_writer = _dlt_writers.ParquetDataWriter._create_writer
+
+
+def _plain_parquet_writer(self, schema):
+    """Stage files without dictionary pages or column statistics.
+
+    A stage file is written once, read once by the COPY and deleted. Dictionary encoding of 64-hex
+    tokens and per-page min/max statistics only cost time there: writing 1M member rows (raw and
+    calculated) took 1.8 s with them, 0.6 s without, and the COPY reads the plain file faster too.
+    Other dlt Parquet (the published pseudonymised copy, read by people) keeps dlt's settings.
+    """
+    if not getattr(_staging, "active", False):
+        return _dlt_parquet_writer(self, schema)
+    fmt = self.parquet_format
+    return pq.ParquetWriter(
+        self._f, schema, flavor=fmt.flavor, version=fmt.version, compression=fmt.compression,
+        data_page_size=fmt.data_page_size, coerce_timestamps=fmt.coerce_timestamps,
+        allow_truncated_timestamps=fmt.allow_truncated_timestamps,
+        use_compliant_nested_type=fmt.use_compliant_nested_type, use_dictionary=False, write_statistics=False,
+    )  # fmt: skip
+
+
+_dlt_writers.ParquetDataWriter._create_writer = _plain_parquet_writer
+
+
+_adbc_lock = threading.Lock()
+_adbc_databases: dict[str, object] = {}  # URI -> adbc_driver_manager.dbapi._SharedDatabase
+
+
+def _shared_adbc_connect(self):
+    """dlt's Parquet COPY job, connecting through one ADBC database object per URI, not one per job.
+
+    Initialising an ADBC PostgreSQL database opens a connection of its own to read the server's
+    type catalogue: ~0.25 s, paid by each of a load's jobs (10 for 1M member rows) on the load
+    step's critical path. A connection from an initialised database takes ~0.02 s. The type
+    catalogue does not change under us: the stage tables use built-in types only.
+    """
+    from adbc_driver_manager import _lib, dbapi
+
+    self._config = self._job_client.config
+    uri = self._config.credentials.to_native_representation()
+    with _adbc_lock:
+        database = _adbc_databases.get(uri)
+        if database is None:
+            database = _adbc_databases[uri] = dbapi._SharedDatabase(
+                _lib.AdbcDatabase(driver=_postgres_dlt.get_adbc_driver_location(), uri=uri)
+            )
+        connection = _lib.AdbcConnection(database._db)
+    return dbapi.Connection(database, connection)  # holds a reference of its own; closing drops it
+
+
+_postgres_dlt.PostgresParquetCopyJob._connect = _shared_adbc_connect
+
+
+def close_adbc_databases() -> None:
+    """At the end of a run: the cached databases hold no server connection, only driver state."""
+    with _adbc_lock:
+        for database in _adbc_databases.values():
+            database.close()
+        _adbc_databases.clear()
 
 
 def stage_pipeline(name: str, info: ConnInfo, pipelines_dir: Path):
@@ -76,9 +142,11 @@ def load_stage(pipeline, tables: Iterator[tuple[str, pa.Table]]) -> None:
     pipeline.abort_packages()  # a killed earlier run may have left a package behind
     producer = _Producer(tables)
     producer.start()
+    _staging.active = True
     try:
         pipeline.run(producer.items(), write_disposition="append", loader_file_format="parquet")
     finally:
+        _staging.active = False
         producer.stop()
 
 
@@ -141,4 +209,4 @@ class _Producer(threading.Thread):
         self.join()
 
 
-__all__ = ["PipelineStepFailed", "load_stage", "stage_pipeline"]
+__all__ = ["PipelineStepFailed", "close_adbc_databases", "load_stage", "stage_pipeline"]

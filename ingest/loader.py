@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from ingest import audit
 from ingest.config import Feed, load_feeds
-from ingest.land import PipelineStepFailed, load_stage, stage_pipeline
+from ingest.land import PipelineStepFailed, close_adbc_databases, load_stage, stage_pipeline
 from ingest.landing import LandedFile, default_landing_root, list_files, open_file, sha256_of
 from ingest.parquet_output import ParquetTee, publish
 from ingest.pii.keys import PseudonymKey, load_key
@@ -238,6 +238,7 @@ class Loader:
             if self.progress is not None:
                 self.progress.stop()
             shutdown_worker()  # the HMAC worker, if a big batch started one: not kept idle after the run
+            close_adbc_databases()
         audit.finish_run(self.conn, run_row, status="succeeded", counts=report.counts(), error=None)
         self.conn.close()
         return report

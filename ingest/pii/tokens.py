@@ -31,13 +31,41 @@ from ingest.pii.keys import PseudonymKey
 _NOISE = r"[\s\p{Z}\p{Pd}.]+"
 
 
+# What _NOISE matches among ASCII characters: RE2's \s is [\t\n\f\r ] (no \v), \p{Z} is the space
+# and \p{Pd} the hyphen-minus.
+_ASCII_NOISE = tuple(bytes([b]) for b in b"\t\n\f\r -.")
+
+
 def normalise(values: ArrayLike) -> pa.Array:
     """The form that is hashed: uppercase, with whitespace, dashes and dots removed; "" becomes null.
 
     An empty identifier would otherwise get one shared token and falsely link unrelated people.
     """
-    text = pc.replace_substring_regex(pc.utf8_upper(as_utf8(values)), _NOISE, "")
+    text = as_utf8(values)
+    present = _ascii_noise_present(text)
+    if present is None:
+        text = pc.replace_substring_regex(pc.utf8_upper(text), _NOISE, "")
+    else:
+        # All ASCII (nearly every identifier): the same result from plain substring removal of
+        # the noise characters that occur, several times cheaper than the regex on 1M values.
+        text = pc.ascii_upper(text)
+        for char in present:
+            text = pc.replace_substring(text, char, "")
     return pc.if_else(pc.equal(pc.binary_length(text), 0), pa.scalar(None, text.type), text)
+
+
+def _ascii_noise_present(text: pa.Array) -> list[bytes] | None:
+    """The ASCII noise characters in `text`'s values, or None when a value is not all ASCII."""
+    offsets_type = np.int64 if pa.types.is_large_string(text.type) else np.int32
+    offsets = np.frombuffer(text.buffers()[1], dtype=offsets_type)[text.offset : text.offset + len(text) + 1]
+    data = text.buffers()[2]
+    if data is None or len(offsets) == 0 or offsets[-1] == offsets[0]:
+        return []
+    # Bytes between the first and last offset: every value's (null slots hold none of their own).
+    counts = np.bincount(np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]], minlength=256)
+    if counts[0x80:].any():
+        return None
+    return [char for char in _ASCII_NOISE if counts[char[0]]]
 
 
 def tokenise(values: ArrayLike, key: PseudonymKey) -> pa.Array:

@@ -19,6 +19,7 @@ again; every load job opens an ADBC connection).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import queue
@@ -122,6 +123,20 @@ def close_adbc_databases() -> None:
         _adbc_databases.clear()
 
 
+def use_jemalloc() -> None:
+    """Arrow allocations of the loader from jemalloc, not pyarrow's default mimalloc.
+
+    The pipeline's live Arrow memory is small (~40-80 MB: the batches in the queue, the row groups
+    two COPY jobs read), but mimalloc kept far more resident: peak RSS for 1M member rows 576 MB
+    against 485 MB with jemalloc, 5M vitals rows 554 MB against 493 MB, and 1M vitals rows took
+    ~1 CPU-second more. `ingest/__init__.py` asks for jemalloc through the environment before
+    pyarrow starts; this switches a process that imported pyarrow before that (a no-op otherwise).
+    Buffers allocated before the switch are still freed to the pool they came from.
+    """
+    with contextlib.suppress(NotImplementedError):  # a pyarrow built without jemalloc keeps its default
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+
+
 def stage_pipeline(name: str, info: ConnInfo, pipelines_dir: Path):
     pipelines_dir.mkdir(parents=True, exist_ok=True)
     pipelines_dir.chmod(0o700)  # holds load packages: pseudonymised, still not for everyone
@@ -209,4 +224,4 @@ class _Producer(threading.Thread):
         self.join()
 
 
-__all__ = ["PipelineStepFailed", "close_adbc_databases", "load_stage", "stage_pipeline"]
+__all__ = ["PipelineStepFailed", "close_adbc_databases", "load_stage", "stage_pipeline", "use_jemalloc"]

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from ingest import audit
 from ingest.config import Feed, load_feeds
-from ingest.land import PipelineStepFailed, close_adbc_databases, load_stage, stage_pipeline
+from ingest.land import PipelineStepFailed, close_adbc_databases, load_stage, stage_pipeline, use_jemalloc
 from ingest.landing import LandedFile, default_landing_root, list_files, open_file, sha256_of
 from ingest.parquet_output import ParquetTee, publish
 from ingest.pii.keys import PseudonymKey, load_key
@@ -192,6 +192,7 @@ class Loader:
 
     # ---- the run ---------------------------------------------------------------------------------------
     def run(self) -> IngestReport:
+        use_jemalloc()
         feeds = self.feeds()
         self.key = load_key(self.options.key_file)
         states: dict[tuple[str, str], list[FileState]] = {}

@@ -172,7 +172,29 @@ def _a_weighed_clinic_patient(warehouse: Warehouse) -> tuple[dict[str, str], str
     raise AssertionError("no weighed clinic patient in the generated landing zone")
 
 
-def test_a_changed_weight_reaches_bmi_latest_for_that_patient_only_and_the_snapshot(warehouse: Warehouse):
+@dataclass
+class WeightChange:
+    patient_key: str
+    new_weight: float
+    bmi_before: dict[str, str]  # patient_key -> (weight_kg, bmi) as text
+    versions_before: int
+
+
+@dataclass
+class LateVisit:
+    metric: str
+    params: tuple[str, str]  # visit_date, visit_type
+    total_before: float
+
+
+@dataclass
+class ChangeDay:
+    weight: WeightChange
+    visit: LateVisit
+
+
+def _write_weight_change(warehouse: Warehouse) -> WeightChange:
+    """A new, heavier weight for one weighed clinic patient, an hour after the newest observation."""
     row, client, patient_key = _a_weighed_clinic_patient(warehouse)
     before = dict(warehouse.query("select patient_key, (weight_kg, bmi)::text from derived.patient_bmi_latest"))
     versions_before = warehouse.query(
@@ -182,7 +204,6 @@ def test_a_changed_weight_reaches_bmi_latest_for_that_patient_only_and_the_snaps
     new_weight = round(float(warehouse.query(
         "select weight_kg from refined.patient where patient_key = %s", (patient_key,)
     )[0][0]) + 7.5, 1)  # fmt: skip
-    header = list(row)
     change = {
         **row,
         "observation_id": "OBS999999999999",
@@ -192,29 +213,12 @@ def test_a_changed_weight_reaches_bmi_latest_for_that_patient_only_and_the_snaps
         "value": f"{new_weight}",
         "unit": "kg",
     }
-    write_csv(warehouse.landing / "clinic_emr" / "observations" / f"{client}_{NEW_DAY}.csv", header, [change])
-
-    warehouse.run()
-
-    after = dict(warehouse.query("select patient_key, (weight_kg, bmi)::text from derived.patient_bmi_latest"))
-    changed = {key for key in after if after[key] != before.get(key)}
-    assert changed == {patient_key}
-    assert float(warehouse.query(
-        "select weight_kg from derived.patient_bmi_latest where patient_key = %s", (patient_key,)
-    )[0][0]) == new_weight  # fmt: skip
-    # dbt's own account of the incremental run: it merged exactly the one changed row.
-    assert warehouse.rows_affected("patient_bmi_latest") == 1
-    history = warehouse.query(
-        "select weight_kg, dbt_valid_to is null from snapshots.body_measurement_history "
-        "where patient_key = %s order by dbt_valid_from",
-        (patient_key,),
-    )
-    assert len(history) == versions_before + 1
-    assert float(history[-1][0]) == new_weight and history[-1][1] is True
-    assert history[-2][1] is False
+    write_csv(warehouse.landing / "clinic_emr" / "observations" / f"{client}_{NEW_DAY}.csv", list(row), [change])
+    return WeightChange(patient_key, new_weight, before, versions_before)
 
 
-def test_a_late_visit_update_within_the_lookback_reaches_daily_visit_metrics(warehouse: Warehouse):
+def _write_late_visit(warehouse: Warehouse) -> LateVisit:
+    """An update of an old visit, re-priced, stamped older than the newest visit but inside the lookback."""
     newest = warehouse.query("select max(last_updated) from refined.visit")[0][0]
     late = newest - timedelta(hours=2)  # older than the newest visit: late, but inside the 24 h lookback
     linked = {
@@ -236,19 +240,54 @@ def test_a_late_visit_update_within_the_lookback_reaches_daily_visit_metrics(war
             ):
                 candidates.append((path.name.split("_")[0], row))
     client, row = candidates[0]
-    visit_date, visit_type = row["visit_date"], row["visit_type"]
     current = warehouse.query(
         "select visit_cost from refined.visit where client_id = %s and source_visit_id = %s", (client, row["visit_id"])
     )[0][0]
     metric = "select total_cost from derived.daily_visit_metrics where visit_date = %s and visit_type = %s"
-    before = warehouse.query(metric, (visit_date, visit_type))[0][0]
+    params = (row["visit_date"], row["visit_type"])
+    before = warehouse.query(metric, params)[0][0]
     update = {**row, "visit_cost": f"{float(current) + 1000:.2f}", "last_updated": late.strftime(STAMP)}
     write_csv(landing / f"{client}_{NEW_DAY}.csv", list(row), [update])
+    return LateVisit(metric, params, float(before))
 
+
+@pytest.fixture(scope="module")
+def change_day(warehouse: Warehouse) -> ChangeDay:
+    """One more day of files carrying both changes, then one `warehouse run`, as a daily run takes
+    them: one run for the two (each run is a whole ingest and build, a minute of `make test`)."""
+    day = ChangeDay(weight=_write_weight_change(warehouse), visit=_write_late_visit(warehouse))
     warehouse.run()
+    return day
 
-    after = warehouse.query(metric, (visit_date, visit_type))[0][0]
-    assert float(after) == pytest.approx(float(before) + 1000)
+
+def test_a_changed_weight_reaches_bmi_latest_for_that_patient_only_and_the_snapshot(
+    warehouse: Warehouse, change_day: ChangeDay
+):
+    change = change_day.weight
+    after = dict(warehouse.query("select patient_key, (weight_kg, bmi)::text from derived.patient_bmi_latest"))
+    changed = {key for key in after if after[key] != change.bmi_before.get(key)}
+    assert changed == {change.patient_key}
+    assert float(warehouse.query(
+        "select weight_kg from derived.patient_bmi_latest where patient_key = %s", (change.patient_key,)
+    )[0][0]) == change.new_weight  # fmt: skip
+    # dbt's own account of the incremental run: it merged exactly the one changed row.
+    assert warehouse.rows_affected("patient_bmi_latest") == 1
+    history = warehouse.query(
+        "select weight_kg, dbt_valid_to is null from snapshots.body_measurement_history "
+        "where patient_key = %s order by dbt_valid_from",
+        (change.patient_key,),
+    )
+    assert len(history) == change.versions_before + 1
+    assert float(history[-1][0]) == change.new_weight and history[-1][1] is True
+    assert history[-2][1] is False
+
+
+def test_a_late_visit_update_within_the_lookback_reaches_daily_visit_metrics(
+    warehouse: Warehouse, change_day: ChangeDay
+):
+    visit = change_day.visit
+    after = warehouse.query(visit.metric, visit.params)[0][0]
+    assert float(after) == pytest.approx(visit.total_before + 1000)
 
 
 needs_synthea = pytest.mark.skipif(

@@ -56,8 +56,10 @@ ci-data: setup
 	@test -d $(CI_LANDING) || $(WAREHOUSE) generate --patients $(CI_PATIENTS) --out $(CI_LANDING)
 	$(WAREHOUSE) ingest --target ci --landing $(CI_LANDING) > /dev/null
 
+# Two pytest workers, a test file each: most of a test's time is dbt and PostgreSQL round trips, and
+# one worker left the second core idle (15:51 of pytest on one worker).
 test: setup ci-data
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 	$(WAREHOUSE) dbt --dbt-target ci build
 	$(WAREHOUSE) dbt --dbt-target ci docs generate
 	$(WAREHOUSE) docs check

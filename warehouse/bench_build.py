@@ -38,7 +38,7 @@ from typing import Any
 
 from warehouse.db.connection import connect
 from warehouse.db.target import Target
-from warehouse.dbt_runner import dbt_env, dbt_executable
+from warehouse.dbt_runner import dbt_env, dbt_executable, local_packages_installed
 from warehouse.errors import WarehouseError
 from warehouse.paths import project_root
 
@@ -576,7 +576,8 @@ def bench_build(
     env = dbt_env(target)
     env.update(DBT_LOG_PATH=str(dbt_log.parent / f"{dbt_log.stem}-logs"))
     try:
-        _dbt(["deps", "--quiet"], env, dbt_log)
+        if not local_packages_installed():
+            _dbt(["deps", "--quiet"], env, dbt_log)
     finally:
         dbt_log.unlink(missing_ok=True)
     results = []

@@ -42,7 +42,36 @@ def dbt_executable() -> str:
     return found
 
 
+def local_packages_installed(root: Path | None = None) -> bool:
+    """Whether `dbt deps` would change nothing: every package is `local:`, the lock file lists the
+    same ones, and each is linked into dbt_packages/ from where the lock says.
+
+    dbt deps removes each installed package and links it again. A second dbt process parsing the
+    project at that moment (two `warehouse run`s, or the test suite's two workers) reads a missing
+    package, so deps does nothing when nothing would change.
+    """
+    import yaml
+
+    root = root or project_root()
+    try:
+        wanted = yaml.safe_load((root / "packages.yml").read_text()) or {}
+        locked = yaml.safe_load((root / "package-lock.yml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return False
+    wanted_paths = [p.get("local") for p in wanted.get("packages") or []]
+    locked_packages = locked.get("packages") or []
+    if not wanted_paths or None in wanted_paths or wanted_paths != [p.get("local") for p in locked_packages]:
+        return False
+    for package in locked_packages:
+        link = root / "dbt_packages" / str(package.get("name"))
+        if not link.is_symlink() or link.resolve() != (root / package["local"]).resolve():
+            return False
+    return True
+
+
 def run_dbt(args: list[str], *, dbt_target: str = "dev", target: Target | None = None) -> int:
+    if args[:1] == ["deps"] and local_packages_installed():
+        return 0
     target = target or Target.discover()
     env = dbt_env(target, dbt_target)
     command = [dbt_executable(), *args]

@@ -344,6 +344,8 @@ def run(
     """The main job: ingest the landing zone, then `dbt build`."""
     from warehouse.pipeline import run_pipeline
 
+    # The loader writes where dbt then reads: the ci database for --dbt-target ci, not dev.
+    _select_database(dbt_target)
     raise typer.Exit(run_pipeline(dbt_target=dbt_target, test_scope=test_scope, log=_say))
 
 

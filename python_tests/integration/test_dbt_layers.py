@@ -324,3 +324,37 @@ def test_bmi_macro_matches_synthea_own_bmi_on_the_real_export(target: Target, tm
         assert check["status"] == "pass" and check["failures"] == 0
     finally:
         target.drop(database)
+
+
+def test_run_with_the_ci_target_ingests_into_the_ci_database(target: Target, tmp_path: Path):
+    """`warehouse run --dbt-target ci` loads the database that dbt's ci target builds, not dev."""
+    dev, ci = _throwaway(target, "test_run_dev"), _throwaway(target, "test_run_ci")
+    try:
+        (tmp_path / "landing").mkdir()
+        env = {
+            "WAREHOUSE_DB_NAME": dev,
+            "WAREHOUSE_CI_DATABASE": ci,
+            "WAREHOUSE_PSEUDONYM_KEY": TEST_KEY,
+            "WAREHOUSE_DLT_DIR": str(tmp_path / "dlt"),
+            "WAREHOUSE_LANDING": str(tmp_path / "landing"),
+            "DBT_TARGET_PATH": str(tmp_path / "target"),
+        }
+        # An empty landing zone: the build of an empty warehouse fails; where the ingest went is the point.
+        run_cli("run", "--dbt-target", "ci", env=env, timeout=600)
+
+        def ingest_runs(database: str) -> int:
+            conn = connect(target.admin(database))
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("select to_regclass('audit.ingest_runs') is not null")
+                    if not cur.fetchone()[0]:
+                        return 0
+                    cur.execute("select count(*) from audit.ingest_runs")
+                    return cur.fetchone()[0]
+            finally:
+                conn.close()
+
+        assert (ingest_runs(ci), ingest_runs(dev)) == (1, 0)
+    finally:
+        target.drop(dev)
+        target.drop(ci)

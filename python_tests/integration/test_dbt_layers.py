@@ -343,16 +343,10 @@ def test_run_with_the_ci_target_ingests_into_the_ci_database(target: Target, tmp
         run_cli("run", "--dbt-target", "ci", env=env, timeout=600)
 
         def ingest_runs(database: str) -> int:
-            conn = connect(target.admin(database))
-            try:
-                with conn.cursor() as cur:
-                    cur.execute("select to_regclass('audit.ingest_runs') is not null")
-                    if not cur.fetchone()[0]:
-                        return 0
-                    cur.execute("select count(*) from audit.ingest_runs")
-                    return cur.fetchone()[0]
-            finally:
-                conn.close()
+            warehouse = Warehouse(target, database, tmp_path)
+            if not warehouse.query("select to_regclass('audit.ingest_runs') is not null")[0][0]:
+                return 0
+            return warehouse.query("select count(*) from audit.ingest_runs")[0][0]
 
         assert (ingest_runs(ci), ingest_runs(dev)) == (1, 0)
     finally:

@@ -31,9 +31,16 @@ from ingest.pii.keys import PseudonymKey, load_key
 from ingest.pii.known_names import KnownNames
 from ingest.pii.tokens import shutdown_worker
 from ingest.promote import PromoteRequest, has_staged_rows, promote, record_only, stage_name
-from ingest.pseudonymise import FileContext, empty_quarantine, file_lineage, pseudonymise, with_file_lineage
+from ingest.pseudonymise import (
+    FileContext,
+    empty_quarantine,
+    file_lineage,
+    pseudonymise,
+    start_tokens,
+    with_file_lineage,
+)
 from ingest.reader import FileProblem, FileReader
-from ingest.validate import clean_text, validate
+from ingest.validate import Validated, clean_text, validate
 from warehouse.db.connection import ConnInfo, connect
 from warehouse.db.target import Target
 from warehouse.errors import WarehouseError
@@ -72,6 +79,7 @@ class FileState:
     staged_rows: dict[str, int] = field(default_factory=dict)  # stage table suffix -> rows of this file
     stage_file: int = 0  # this file's rows in the stage tables (FileContext.stage_file)
     lineage: dict[str, object] = field(default_factory=dict)  # per-file lineage values, written at promotion
+    reported_bad: int = 0  # the reader's unsplittable rows already sent to quarantine
 
     def track_keys(self, hashes: np.ndarray) -> None:
         if self.key_hashes is None:
@@ -93,6 +101,15 @@ class FileState:
         return not bool(np.any(hashes[1:] == hashes[:-1]))
 
     reason_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Checked:
+    """A batch filtered and validated, its identifier tokens being computed (see `start_tokens`)."""
+
+    validated: Validated
+    lines: np.ndarray
+    tokens: dict[str, Callable[[], pa.Array]]
 
 
 @dataclass
@@ -411,9 +428,7 @@ class Loader:
             stage_file=state.stage_file, ingested_at=self._file_stamp(), key=self.key, names=self.names,
         )  # fmt: skip
         state.lineage = file_lineage(ctx)
-        raw_name = stage_name(feed, entity_name)
-        quarantine_name = stage_name(feed, entity_name, "_quarantine")
-        calculated_name = stage_name(feed, entity_name, "_calculated")
+        stage_names = {suffix: stage_name(feed, entity_name, suffix) for suffix in ("", "_calculated", "_quarantine")}
         whitelist = feed.whitelist_for(entity_name, landed.client_id)
         threshold = feed.threshold_for(landed.client_id)
         floor = self._watermark_floor(feed, entity_name, landed.client_id)
@@ -421,67 +436,20 @@ class Loader:
         try:
             with open_file(landed) as handle:
                 reader = FileReader(handle, feed.format_for(landed.client_id), entity)
-                reported_bad = 0
-                for batch in reader.batches():
-                    n = batch.num_rows
-                    load.rows_read += n
-                    if task is not None:
-                        self.progress.update(task, completed=load.rows_read)
-                    keep = np.ones(n, dtype=bool)
-                    for condition in whitelist:
-                        allowed = pc.is_in(clean_text(batch.columns[condition.column]), pa.array(condition.in_))
-                        keep &= np.asarray(allowed.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
-                    columns, lines, bad_utf8 = batch.columns, batch.lines, batch.bad_utf8
-                    if not keep.all():
-                        load.rows_filtered += int((~keep).sum())
-                        index = np.flatnonzero(keep)
-                        take = pa.array(index)
-                        columns = {k: v.take(take) for k, v in columns.items()}
-                        lines = lines[index]
-                        remap = {old: new for new, old in enumerate(index)}
-                        bad_utf8 = {remap[r]: c for r, c in bad_utf8.items() if r in remap}
-                    validated = validate(entity, columns, bad_utf8=bad_utf8, ingestion_date=ctx.ingested_at.date())
-                    if floor is not None:
-                        stale = _older_than(validated.typed[entity.incremental.column], floor)
-                        stale &= ~validated.invalid_mask(len(lines))
-                        if stale.any():
-                            load.rows_filtered += int(stale.sum())
-                            index = np.flatnonzero(~stale)
-                            take = pa.array(index)
-                            validated.text = {k: v.take(take) for k, v in validated.text.items()}
-                            validated.typed = {k: v.take(take) for k, v in validated.typed.items()}
-                            validated.failures = [(r, m[index]) for r, m in validated.failures]
-                            lines = lines[index]
-                    outputs = pseudonymise(entity, validated, lines, ctx)
-                    load.rows_loaded += outputs.loaded
-                    load.rows_quarantined += outputs.quarantined
-                    for reason, count in outputs.reason_counts.items():
-                        state.reason_counts[reason] = state.reason_counts.get(reason, 0) + count
-                    if outputs.raw is not None:
-                        state.track_keys(_key_hashes(outputs.raw, entity.business_key))
-                        state.staged_rows[""] = state.staged_rows.get("", 0) + outputs.raw.num_rows
-                        yield raw_name, outputs.raw
-                        if self.tee is not None:
-                            self.tee.write(state.sha256, entity_name, "raw", with_file_lineage(outputs.raw, ctx))
-                    if outputs.calculated is not None:
-                        state.staged_rows["_calculated"] = (
-                            state.staged_rows.get("_calculated", 0) + outputs.calculated.num_rows
-                        )
-                        yield calculated_name, outputs.calculated
-                        if self.tee is not None:
-                            self.tee.write(
-                                state.sha256, entity_name, "calculated", with_file_lineage(outputs.calculated, ctx)
-                            )
-                    if outputs.quarantine is not None:
-                        yield quarantine_name, outputs.quarantine
-                    # Rows pyarrow could not split into columns, reported while parsing this batch.
-                    if len(reader.bad_rows) > reported_bad:
-                        bad = reader.bad_rows[reported_bad:]
-                        reported_bad = len(reader.bad_rows)
-                        yield quarantine_name, self._bad_rows_table(entity, ctx, bad, load, state)
-                if len(reader.bad_rows) > reported_bad:
-                    bad = reader.bad_rows[reported_bad:]
-                    yield quarantine_name, self._bad_rows_table(entity, ctx, bad, load, state)
+                state.reported_bad = 0
+                # One batch of lookahead: the next batch's identifiers are hashed in the HMAC worker
+                # while this thread scans and redacts the current one. Without it the thread waited for
+                # the tokens of the batch it had just submitted (~1.8 s per 1M member rows).
+                ahead: _Checked | None = None
+                for checked in self._checked_batches(entity, reader, ctx, state, whitelist, floor, task):
+                    if ahead is not None:
+                        yield from self._outputs(entity, reader, ahead, ctx, state, stage_names)
+                    ahead = checked
+                if ahead is not None:
+                    yield from self._outputs(entity, reader, ahead, ctx, state, stage_names)
+                if len(reader.bad_rows) > state.reported_bad:
+                    bad = reader.bad_rows[state.reported_bad :]
+                    yield stage_names["_quarantine"], self._bad_rows_table(entity, ctx, bad, load, state)
         except FileProblem as problem:
             # The file as a whole cannot be taken in: nothing of it is loaded; it stays in the landing zone.
             load.rows_read = load.rows_loaded = load.rows_quarantined = load.rows_filtered = 0
@@ -509,6 +477,70 @@ class Loader:
                 total=load.rows_read,
                 description=_describe(feed.feed, entity_name, load),
             )
+
+    def _checked_batches(self, entity, reader, ctx, state: FileState, whitelist, floor, task) -> Iterator[_Checked]:
+        """The file's batches filtered and validated, their identifiers already on their way to the
+        HMAC worker."""
+        load = state.load
+        for batch in reader.batches():
+            n = batch.num_rows
+            load.rows_read += n
+            if task is not None:
+                self.progress.update(task, completed=load.rows_read)
+            keep = np.ones(n, dtype=bool)
+            for condition in whitelist:
+                allowed = pc.is_in(clean_text(batch.columns[condition.column]), pa.array(condition.in_))
+                keep &= np.asarray(allowed.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+            columns, lines, bad_utf8 = batch.columns, batch.lines, batch.bad_utf8
+            if not keep.all():
+                load.rows_filtered += int((~keep).sum())
+                index = np.flatnonzero(keep)
+                take = pa.array(index)
+                columns = {k: v.take(take) for k, v in columns.items()}
+                lines = lines[index]
+                remap = {old: new for new, old in enumerate(index)}
+                bad_utf8 = {remap[r]: c for r, c in bad_utf8.items() if r in remap}
+            validated = validate(entity, columns, bad_utf8=bad_utf8, ingestion_date=ctx.ingested_at.date())
+            if floor is not None:
+                stale = _older_than(validated.typed[entity.incremental.column], floor)
+                stale &= ~validated.invalid_mask(len(lines))
+                if stale.any():
+                    load.rows_filtered += int(stale.sum())
+                    index = np.flatnonzero(~stale)
+                    take = pa.array(index)
+                    validated.text = {k: v.take(take) for k, v in validated.text.items()}
+                    validated.typed = {k: v.take(take) for k, v in validated.typed.items()}
+                    validated.failures = [(r, m[index]) for r, m in validated.failures]
+                    lines = lines[index]
+            yield _Checked(validated, lines, start_tokens(entity, validated, ctx))
+
+    def _outputs(self, entity, reader, checked: _Checked, ctx, state: FileState, stage_names) -> Iterator:
+        """A checked batch pseudonymised, as (stage table, rows) pairs, with the rows the reader could
+        not split into columns so far."""
+        load = state.load
+        outputs = pseudonymise(entity, checked.validated, checked.lines, ctx, checked.tokens)
+        load.rows_loaded += outputs.loaded
+        load.rows_quarantined += outputs.quarantined
+        for reason, count in outputs.reason_counts.items():
+            state.reason_counts[reason] = state.reason_counts.get(reason, 0) + count
+        if outputs.raw is not None:
+            state.track_keys(_key_hashes(outputs.raw, entity.business_key))
+            state.staged_rows[""] = state.staged_rows.get("", 0) + outputs.raw.num_rows
+            yield stage_names[""], outputs.raw
+            if self.tee is not None:
+                self.tee.write(state.sha256, ctx.entity, "raw", with_file_lineage(outputs.raw, ctx))
+        if outputs.calculated is not None:
+            state.staged_rows["_calculated"] = state.staged_rows.get("_calculated", 0) + outputs.calculated.num_rows
+            yield stage_names["_calculated"], outputs.calculated
+            if self.tee is not None:
+                self.tee.write(state.sha256, ctx.entity, "calculated", with_file_lineage(outputs.calculated, ctx))
+        if outputs.quarantine is not None:
+            yield stage_names["_quarantine"], outputs.quarantine
+        # Rows pyarrow could not split into columns, reported while parsing up to here.
+        if len(reader.bad_rows) > state.reported_bad:
+            bad = reader.bad_rows[state.reported_bad :]
+            state.reported_bad = len(reader.bad_rows)
+            yield stage_names["_quarantine"], self._bad_rows_table(entity, ctx, bad, load, state)
 
     def _bad_rows_table(self, entity, ctx, bad, load, state) -> pa.Table:
         load.rows_read += len(bad)

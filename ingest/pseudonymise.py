@@ -204,12 +204,24 @@ def _quarantine_text(entity: Entity, protected: dict, validated: Validated, hits
     return out
 
 
-def pseudonymise(entity: Entity, validated: Validated, lines: np.ndarray, ctx: FileContext) -> Outputs:
-    n = len(lines)
-    # Identifiers first: a big batch is hashed in a worker process while this thread scans the rest.
-    tokens = {
+def start_tokens(entity: Entity, validated: Validated, ctx: FileContext) -> dict[str, Callable[[], pa.Array]]:
+    """The batch's identifier columns handed to the hasher: a big batch is hashed in a worker process
+    while this thread goes on; calling a column's entry waits for its tokens."""
+    return {
         c.name: tokenise_later(validated.text[c.name], ctx.key) for c in entity.columns if c.pii is PiiClass.identifier
     }
+
+
+def pseudonymise(
+    entity: Entity,
+    validated: Validated,
+    lines: np.ndarray,
+    ctx: FileContext,
+    tokens: dict[str, Callable[[], pa.Array]] | None = None,
+) -> Outputs:
+    n = len(lines)
+    if tokens is None:
+        tokens = start_tokens(entity, validated, ctx)
     name_values = [validated.text[name] for name in name_columns(entity)]
     for values in name_values:
         ctx.names.learn(values)
@@ -280,4 +292,4 @@ def empty_quarantine(entity: Entity, ctx: FileContext, lines: np.ndarray, reason
     return pa.table(data)
 
 
-__all__ = ["FileContext", "Outputs", "empty_quarantine", "pseudonymise"]
+__all__ = ["FileContext", "Outputs", "empty_quarantine", "pseudonymise", "start_tokens"]

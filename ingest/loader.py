@@ -36,6 +36,7 @@ from ingest.pseudonymise import (
     empty_quarantine,
     file_lineage,
     pseudonymise,
+    split_calculated,
     start_tokens,
     with_file_lineage,
 )
@@ -384,6 +385,7 @@ class Loader:
         return self.options.work_dir or self.target.state.root / "dlt"
 
     def _stage_tables_present(self, cur, feed: Feed, entity_name: str) -> Iterator[str]:
+        # "_calculated": the stage table earlier versions filled; emptied like the others, never filled.
         for suffix in ("", "_calculated", "_quarantine"):
             name = stage_name(feed, entity_name, suffix)
             cur.execute("select to_regclass(%s) is not null", (f'raw."{name}"',))
@@ -428,7 +430,7 @@ class Loader:
             stage_file=state.stage_file, ingested_at=self._file_stamp(), key=self.key, names=self.names,
         )  # fmt: skip
         state.lineage = file_lineage(ctx)
-        stage_names = {suffix: stage_name(feed, entity_name, suffix) for suffix in ("", "_calculated", "_quarantine")}
+        stage_names = {suffix: stage_name(feed, entity_name, suffix) for suffix in ("", "_quarantine")}
         whitelist = feed.whitelist_for(entity_name, landed.client_id)
         threshold = feed.threshold_for(landed.client_id)
         floor = self._watermark_floor(feed, entity_name, landed.client_id)
@@ -528,12 +530,10 @@ class Loader:
             state.staged_rows[""] = state.staged_rows.get("", 0) + outputs.raw.num_rows
             yield stage_names[""], outputs.raw
             if self.tee is not None:
-                self.tee.write(state.sha256, ctx.entity, "raw", with_file_lineage(outputs.raw, ctx))
-        if outputs.calculated is not None:
-            state.staged_rows["_calculated"] = state.staged_rows.get("_calculated", 0) + outputs.calculated.num_rows
-            yield stage_names["_calculated"], outputs.calculated
-            if self.tee is not None:
-                self.tee.write(state.sha256, ctx.entity, "calculated", with_file_lineage(outputs.calculated, ctx))
+                raw, calculated = split_calculated(outputs.raw, entity)
+                self.tee.write(state.sha256, ctx.entity, "raw", with_file_lineage(raw, ctx))
+                if calculated is not None:
+                    self.tee.write(state.sha256, ctx.entity, "calculated", with_file_lineage(calculated, ctx))
         if outputs.quarantine is not None:
             yield stage_names["_quarantine"], outputs.quarantine
         # Rows pyarrow could not split into columns, reported while parsing up to here.
@@ -595,7 +595,34 @@ def _column_hashes(values: pa.Array) -> np.ndarray:
     if pa.types.is_integer(kind) or pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         as_int = values.cast(pa.int32() if pa.types.is_date32(kind) else pa.int64()).cast(pa.int64())
         return np.asarray(as_int.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    fixed = _fixed_width_hashes(values)
+    if fixed is not None:
+        return fixed
     return np.fromiter(map(hash, values.to_pylist()), dtype=np.int64, count=len(values))
+
+
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5], dtype=np.uint64)
+
+
+def _fixed_width_hashes(values: pa.Array) -> np.ndarray | None:
+    """Hashes of a string column whose values all have the same length, a multiple of 8 bytes, and no
+    nulls (keyed tokens: 64 hex characters), straight from the data buffer: every 8 bytes of a value
+    multiplied by an odd constant and summed. `to_pylist` and `hash` cost ~0.2 s per 1M tokens on
+    the producer's thread; this takes ~0.01 s."""
+    if not pa.types.is_string(values.type) or values.null_count or len(values) == 0:
+        return None
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + len(values) + 1]
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or width % 8 or int(offsets[-1] - offsets[0]) != width * len(values):
+        return None
+    if not np.all(np.diff(offsets) == width):
+        return None
+    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    words = data.view(np.uint64).reshape(len(values), width // 8)
+    hashes = np.zeros(len(values), dtype=np.uint64)
+    for column in range(words.shape[1]):
+        hashes += words[:, column] * _MIX[column % len(_MIX)]
+    return hashes.view(np.int64)
 
 
 def _progress():

@@ -8,7 +8,7 @@ loader killed at any moment leaves either the whole file or nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import psycopg2.errors
 import psycopg2.extensions
@@ -16,10 +16,11 @@ from psycopg2 import sql
 
 from ingest.audit import FileLoad, record_file_load
 from ingest.config import Entity, Feed
-from ingest.pseudonymise import FILE_LINEAGE, STAGE_FILE, has_calculated, raw_columns
+from ingest.pseudonymise import CALCULATED_COLUMNS, FILE_LINEAGE, STAGE_FILE, has_calculated, raw_columns
 
 STAGE_ONLY = ("_load_nonce", STAGE_FILE)  # _load_nonce: stage tables of earlier versions
 ORDER = ("_file_date", "_file_seq", "_source_line")
+CALCULATED_LINEAGE = ("_record_id", "_source_line")  # staged lineage `<table>_calculated` keeps
 # Types of the per-file lineage columns in raw tables: what dlt made of them when they were staged.
 RAW_LINEAGE_TYPES = {
     "_source_file": "varchar",
@@ -92,10 +93,9 @@ def _lineage_values(req: PromoteRequest, types: dict[str, str]) -> list[sql.Comp
     return [sql.SQL("{}::{}").format(sql.Literal(req.lineage[name]), sql.SQL(types[name])) for name in types]
 
 
-def _ensure_target(cur, stage: str, schema: str, table: str, key: list[str] | None) -> list[str]:
-    """Create or widen the target table from the stage table's columns and the per-file lineage;
-    returns the staged columns it shares with the stage table."""
-    stage_cols = _stage_columns(cur, stage)
+def _ensure_target(cur, stage_cols: list[tuple[str, str]], schema: str, table: str, key: list[str] | None) -> list[str]:
+    """Create or widen the target table from the staged columns it takes and the per-file lineage;
+    returns the names of those staged columns."""
     wanted = stage_cols + list(RAW_LINEAGE_TYPES.items())
     existing = dict(_columns(cur, schema, table))
     if not existing:
@@ -158,28 +158,66 @@ def has_staged_rows(cur, stage: str) -> bool:
     return cur.fetchone()[0]
 
 
-def _merge(cur, req: PromoteRequest, suffix: str) -> None:
-    """SCD type 1 on the business key: the newest version wins, whatever order files arrive in."""
+def _target_columns(cur, source: str, entity: Entity, suffix: str) -> list[tuple[str, str]]:
+    """The staged columns (name, type) that go to raw (`suffix` "") or to `<table>_calculated`: the
+    raw stage table holds both (see CALCULATED_COLUMNS)."""
+    staged = _stage_columns(cur, source)
+    if suffix == "":
+        return [(c, t) for c, t in staged if c not in CALCULATED_COLUMNS]
+    types = dict(staged)
+    return [(c, types[c]) for c in [*entity.business_key, *CALCULATED_COLUMNS, *CALCULATED_LINEAGE] if c in types]
+
+
+def _merge(cur, req: PromoteRequest, suffix: str, source: str | None = None) -> bool:
+    """SCD type 1 on the business key: the newest version wins, whatever order files arrive in.
+
+    Reads this file's rows of `source` (default: the raw stage table). True when the stage table
+    was taken over as the target instead (see _swap_in)."""
     feed, entity = req.feed, req.entity
-    stage = stage_name(feed, req.entity_name, suffix)
+    stage = source or stage_name(feed, req.entity_name)
     target = feed.table(req.entity_name) + suffix
     if not has_staged_rows(cur, stage):
-        return
+        return False
     # Business keys are scoped by client: two clinics may both have an MRN 1001.
     key = ["_client_id", *entity.business_key]
-    if _swap_in(cur, req, suffix, stage, target, key):
-        return
-    columns = _ensure_target(cur, stage, "raw", target, key)
+    if suffix == "" and source is None and _swap_in(cur, req, stage, target, key):
+        return True
+    target_columns = _target_columns(cur, stage, entity, suffix)
     ident = sql.Identifier
     lineage = list(RAW_LINEAGE_TYPES)
+    columns = [c for c, _ in target_columns]
     cols = sql.SQL(", ").join(map(ident, columns + lineage))
-    select_list = sql.SQL(", ").join([*map(ident, columns), *_lineage_values(req, RAW_LINEAGE_TYPES)])
+    select_list = sql.SQL(", ").join(
+        [
+            *map(ident, columns),
+            *(
+                sql.SQL("{} as {}").format(value, ident(name))
+                for name, value in zip(lineage, _lineage_values(req, RAW_LINEAGE_TYPES), strict=True)
+            ),
+        ]
+    )
     key_list = sql.SQL(", ").join(map(ident, key))
     # Within one file the client, file date and sequence are the same for every row.
     in_file_key = sql.SQL(", ").join(map(ident, entity.business_key))
     in_file_order = ([req.watermark_column] if req.watermark_column and suffix == "" else []) + ["_source_line"]
     order_desc = sql.SQL(", ").join(sql.SQL("{} desc nulls last").format(ident(c)) for c in in_file_order)
     order = ([req.watermark_column] if req.watermark_column and suffix == "" else []) + list(ORDER)
+
+    def rows(unique: bool, with_lineage: bool = True) -> sql.Composable:
+        chosen = select_list if with_lineage else sql.SQL(", ").join(map(ident, columns))
+        if unique:
+            return sql.SQL("select {cols} from raw.{stage} where _stage_file = %s").format(
+                cols=chosen, stage=ident(stage)
+            )
+        # Within the file the last version of a key wins (documented: duplicate keys, latest wins).
+        return sql.SQL(
+            "select distinct on ({key}) {cols} from raw.{stage} where _stage_file = %s order by {key}, {order}"
+        ).format(key=in_file_key, cols=chosen, stage=ident(stage), order=order_desc)
+
+    if not _table_exists(cur, "raw", target):
+        _create_from(cur, req, target, key, rows)
+        return False
+    _ensure_target(cur, target_columns, "raw", target, key)
     unique = req.unique_keys
     if unique is None:
         cur.execute(
@@ -190,22 +228,14 @@ def _merge(cur, req: PromoteRequest, suffix: str) -> None:
             (req.stage_file,),
         )
         unique = cur.fetchone()[0]
-    if unique:
-        incoming = sql.SQL("select {cols} from raw.{stage} where _stage_file = %s").format(
-            cols=select_list, stage=ident(stage)
-        )
-    else:
-        # Within the file the last version of a key wins (documented: duplicate keys, latest wins).
-        incoming = sql.SQL(
-            "select distinct on ({key}) {cols} from raw.{stage} where _stage_file = %s order by {key}, {order}"
-        ).format(key=in_file_key, cols=select_list, stage=ident(stage), order=order_desc)
+    incoming = rows(unique)
     params = (req.stage_file,)
     plain_insert = sql.SQL("insert into raw.{} ({}) ").format(ident(target), cols) + incoming
     if feed.entities[req.entity_name].incremental.mode == "reference":
         # Reference data: the newest file is the whole truth for its client.
         cur.execute(sql.SQL("delete from raw.{} where _client_id = %s").format(ident(target)), (req.load.client_id,))
         cur.execute(plain_insert, params)
-        return
+        return False
     cur.execute(sql.SQL("select exists (select 1 from raw.{})").format(ident(target)))
     if not cur.fetchone()[0]:
         # An empty table (a first load): bulk-load it, then build the key index once; inserting into
@@ -213,13 +243,13 @@ def _merge(cur, req: PromoteRequest, suffix: str) -> None:
         cur.execute(sql.SQL("drop index raw.{}").format(ident(f"{target[:50]}__key")))
         cur.execute(plain_insert, params)
         _create_key_index(cur, "raw", target, key)
-        return
+        return False
     cur.execute(sql.SQL("select exists (select 1 from raw.{} where _client_id = %s)").format(ident(target)),
                 (req.load.client_id,))  # fmt: skip
     if not cur.fetchone()[0]:
         # Nothing of this client yet (a new client): nothing to conflict with.
         cur.execute(plain_insert, params)
-        return
+        return False
     # One upsert on the unique business key; across files the newer version wins, so a backfilled
     # older file never overwrites what a newer file already loaded.
     updates = sql.SQL(", ").join(
@@ -237,39 +267,44 @@ def _merge(cur, req: PromoteRequest, suffix: str) -> None:
         ),
         params,
     )
+    return False
 
 
-def _swap_in(cur, req: PromoteRequest, suffix: str, stage: str, target: str, key: list[str]) -> bool:
-    """A first load: the stage table becomes the target table, so the file is not written a second time.
-
-    Only when the target does not exist yet and the stage table holds this file's rows and nothing
-    else: the loader empties the stage tables before dlt appends to them, and no other file of this run
-    staged rows there. The key index doubles as the duplicate check: if the file repeats a key (or a
-    retried dlt job loaded a part twice), the savepoint undoes the swap and the caller deduplicates.
-    Stage tables are logged for this (crash recovery empties an unlogged table); one left unlogged by
-    an earlier version is made logged here.
-    """
-    if not req.sole_stage_rows.get(suffix) or req.unique_keys is False or _table_exists(cur, "raw", target):
-        return False
+def _create_from(cur, req: PromoteRequest, target: str, key: list[str], rows) -> None:
+    """A first load into a table that does not exist yet: `create table as` the file's staged values
+    (written in bulk, cheaper than `insert ... select` into an empty table), the per-file lineage as
+    metadata only (_add_file_lineage: not written into every row), then the key index once.
+    Unless the loader saw a key twice, the index is the duplicate check (a file too big to track,
+    or a retried dlt job that loaded a part twice): a duplicate undoes the plain copy and the
+    deduplicating one runs instead."""
     ident = sql.Identifier
-    cur.execute("select relpersistence from pg_class where oid = to_regclass(%s)", (f'raw."{stage}"',))
-    unlogged = cur.fetchone()[0] == "u"
-    cur.execute("savepoint swap_in")
-    cur.execute(sql.SQL("drop index if exists raw.{}").format(ident(f"{stage}_file")))
-    cur.execute(sql.SQL("alter table raw.{} rename to {}").format(ident(stage), ident(target)))
-    # The next load appends to the stage table again: an empty twin takes its place.
-    cur.execute(sql.SQL("create table raw.{} (like raw.{} including all)").format(ident(stage), ident(target)))
-    # Stage-only columns go, and so do per-file lineage columns a stage table of an earlier version
-    # still has (empty in these rows). Metadata only: the old values stay in the rows on disk,
-    # invisible, until they are rewritten.
-    dropped = [
-        c for c, _ in _columns(cur, "raw", target) if c in STAGE_ONLY or c in FILE_LINEAGE or c.startswith("_dlt")
-    ]
-    for column in dropped:
-        cur.execute(sql.SQL("alter table raw.{} drop column {}").format(ident(target), ident(column)))
-    # The per-file lineage, also metadata only: a column added with a constant default keeps that value
-    # for the rows already there without rewriting them (PostgreSQL 11+); dropping the default
-    # afterwards leaves those rows their value and gives later inserts none.
+    attempts = [False] if req.unique_keys is False else [True, False]
+    for unique in attempts:
+        if len(attempts) > 1:
+            cur.execute("savepoint create_from")
+        cur.execute(
+            sql.SQL("create table raw.{} as ").format(ident(target)) + rows(unique, with_lineage=False),
+            (req.stage_file,),
+        )
+        _add_file_lineage(cur, req, target)
+        try:
+            _create_key_index(cur, "raw", target, key)
+        except psycopg2.errors.UniqueViolation:
+            if unique is False or len(attempts) == 1:
+                raise
+            cur.execute("rollback to savepoint create_from")
+            continue
+        if len(attempts) > 1:
+            cur.execute("release savepoint create_from")
+        return
+
+
+def _add_file_lineage(cur, req: PromoteRequest, target: str) -> None:
+    """The per-file lineage columns for a table that holds this file's rows only, as metadata: a column
+    added with a constant default keeps that value for the rows already there without rewriting them
+    (PostgreSQL 11+); dropping the default afterwards leaves those rows their value and gives later
+    inserts none."""
+    ident = sql.Identifier
     names = list(RAW_LINEAGE_TYPES)
     cur.execute(
         sql.SQL("alter table raw.{} {}").format(
@@ -285,6 +320,38 @@ def _swap_in(cur, req: PromoteRequest, suffix: str, stage: str, target: str, key
             ident(target), sql.SQL(", ").join(sql.SQL("alter column {} drop default").format(ident(n)) for n in names)
         )
     )
+
+
+def _swap_in(cur, req: PromoteRequest, stage: str, target: str, key: list[str]) -> bool:
+    """A first load: the stage table becomes the target table, so the file is not written a second time.
+
+    Only when the target does not exist yet and the stage table holds this file's rows and nothing
+    else: the loader empties the stage tables before dlt appends to them, and no other file of this run
+    staged rows there. The key index doubles as the duplicate check: if the file repeats a key (or a
+    retried dlt job loaded a part twice), the savepoint undoes the swap and the caller deduplicates.
+    Stage tables are logged for this (crash recovery empties an unlogged table); one left unlogged by
+    an earlier version is made logged here.
+    """
+    if not req.sole_stage_rows.get("") or req.unique_keys is False or _table_exists(cur, "raw", target):
+        return False
+    ident = sql.Identifier
+    cur.execute("select relpersistence from pg_class where oid = to_regclass(%s)", (f'raw."{stage}"',))
+    unlogged = cur.fetchone()[0] == "u"
+    cur.execute("savepoint swap_in")
+    cur.execute(sql.SQL("drop index if exists raw.{}").format(ident(f"{stage}_file")))
+    cur.execute(sql.SQL("alter table raw.{} rename to {}").format(ident(stage), ident(target)))
+    # The next load appends to the stage table again: an empty twin takes its place.
+    cur.execute(sql.SQL("create table raw.{} (like raw.{} including all)").format(ident(stage), ident(target)))
+    # Per-file lineage columns a stage table of an earlier version still has (empty in these rows) go.
+    # Metadata only: the old values stay in the rows on disk, invisible, until they are rewritten.
+    # `_stage_file` and the calculated columns go too, once `<table>_calculated` has been read from
+    # them (_drop_stage_only_columns).
+    dropped = [
+        c for c, _ in _columns(cur, "raw", target) if c in FILE_LINEAGE or c.startswith("_dlt") or c == "_load_nonce"
+    ]
+    for column in dropped:
+        cur.execute(sql.SQL("alter table raw.{} drop column {}").format(ident(target), ident(column)))
+    _add_file_lineage(cur, req, target)
     if unlogged:
         cur.execute(sql.SQL("alter table raw.{} set logged").format(ident(target)))
     try:
@@ -383,6 +450,18 @@ def _quarantine(cur, req: PromoteRequest) -> None:
         )
 
 
+def _drop_stage_only_columns(cur, table: str) -> None:
+    """A table taken over from the stage keeps no stage-only or calculated column (metadata only)."""
+    dropped = [c for c, _ in _columns(cur, "raw", table) if c in STAGE_ONLY or c in CALCULATED_COLUMNS]
+    if dropped:
+        cur.execute(
+            sql.SQL("alter table raw.{} {}").format(
+                sql.Identifier(table),
+                sql.SQL(", ").join(sql.SQL("drop column {}").format(sql.Identifier(c)) for c in dropped),
+            )
+        )
+
+
 def promote(conn: psycopg2.extensions.connection, req: PromoteRequest) -> None:
     """Everything for one file, in one transaction."""
     load = req.load
@@ -392,9 +471,15 @@ def promote(conn: psycopg2.extensions.connection, req: PromoteRequest) -> None:
             cur.execute("set local lock_timeout = '30s'")
             cur.execute("set local work_mem = '256MB'")  # the in-file dedupe sorts; keep it off disk
             if not req.held:
-                _merge(cur, req, "")
+                table = req.feed.table(req.entity_name)
+                taken_over = _merge(cur, req, "")
                 if has_calculated(req.entity):
-                    _merge(cur, req, "_calculated")
+                    # From the stage table's calculated columns, or from the table that took it over
+                    # (its key index is built: the file's keys are unique).
+                    calculated = replace(req, unique_keys=True) if taken_over else req
+                    _merge(cur, calculated, "_calculated", source=table if taken_over else None)
+                if taken_over:
+                    _drop_stage_only_columns(cur, table)
                 if req.watermark_column:
                     _advance_watermark(cur, req)
             if req.use_stage:

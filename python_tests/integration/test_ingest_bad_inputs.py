@@ -361,7 +361,8 @@ def test_duplicate_keys_are_resolved_whether_or_not_the_loader_tracked_them(inge
 
 def test_a_first_load_takes_the_stage_table_over_and_the_next_run_merges(ingest_env):
     """The first file of a new table becomes that table without a copy: it must still be crash-safe
-    (logged), keyed, readable by dbt, free of stage-only columns, and leave dlt an empty stage table."""
+    (logged), keyed, readable by dbt, free of stage-only and calculated columns, and leave dlt an empty
+    stage table. The calculated table is split off the same stage table."""
     env = ingest_env
     env.write_feed()
     env.land(FILE, "\n".join([HEADER, row("P1", height="170"), row("P2")]) + "\n")
@@ -375,9 +376,14 @@ def test_a_first_load_takes_the_stage_table_over_and_the_next_run_merges(ingest_
         )
         # `_client_id` last: it is the same in a whole file, and first it slows the sort (promote.py).
         assert any("UNIQUE" in d and "(person_id, _client_id)" in d for (d,) in indexes), indexes
-        assert env.query(f'select count(*) from raw."stage__{env.feed}__people{suffix}"') == [(0,)]
+    assert env.query(f'select count(*) from raw."stage__{env.feed}__people"') == [(0,)]
+    assert env.query("select to_regclass(%s)", f'raw."stage__{env.feed}__people_calculated"') == [(None,)]
     columns = set(env.table("raw")[0])
-    assert "_load_nonce" not in columns and "_record_id" in columns
+    assert "_load_nonce" not in columns and "_stage_file" not in columns and "_record_id" in columns
+    assert not columns & {"age_years_at_event", "age_years_at_ingestion", "birth_year"}, columns
+    calculated = env.table("raw", "people_calculated")
+    assert len(calculated) == 2 and all(r["age_years_at_event"] is not None for r in calculated)
+    assert {r["_record_id"] for r in calculated} == {r["_record_id"] for r in env.table("raw")}
     assert len(env.table("raw")) == 2
     env.land("acme_2026-11-21.csv", "\n".join([HEADER, row("P2", height="160"), row("P3", height="150")]) + "\n")
     env.ingest()

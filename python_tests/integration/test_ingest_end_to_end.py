@@ -190,10 +190,18 @@ def leaks(text: str, values: list[dict], innocent: set[str] = frozenset()) -> li
             continue
         if WORD.fullmatch(value):
             if value.lower() in words:
-                found.append(f"{item['kind']}")
+                found.append(_where(item["kind"], text, re.search(rf"\b{re.escape(value)}\b", text, re.IGNORECASE)))
         elif value in text:
-            found.append(f"{item['kind']}")
+            found.append(_where(item["kind"], text, re.search(re.escape(value), text)))
     return found
+
+
+def _where(kind: str, text: str, match: re.Match | None) -> str:
+    """The kind of a leaked value and the text around it: a failure must say where to look (the
+    values are synthetic; a leak seen once and not reproduced cannot be fixed from a kind alone)."""
+    if match is None:
+        return kind
+    return f"{kind} in ...{text[max(0, match.start() - 160) : match.end() + 40]!r}..."
 
 
 def test_pii_leak(generated, target, scratch_database, tmp_path):

@@ -24,7 +24,7 @@ import functools
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,14 +155,18 @@ def stage_pipeline(name: str, info: ConnInfo, pipelines_dir: Path):
 QUEUE_BATCHES = 8  # batches produced ahead of dlt: bounds memory (a batch is one 4 MB read block)
 
 
-def load_stage(pipeline, tables: Iterator[tuple[str, pa.Table]]) -> None:
-    """Append what `tables` yields, (stage table name, arrow table) pairs, to the (emptied) stage tables."""
-    pipeline.abort_packages()  # a killed earlier run may have left a package behind
+def load_stage(pipeline: Callable[[], dlt.Pipeline], tables: Iterator[tuple[str, pa.Table]]) -> None:
+    """Append what `tables` yields, (stage table name, arrow table) pairs, to the (emptied) stage tables.
+
+    The batches start before `pipeline()` is asked for the dlt pipeline: making one resolves dlt's
+    configuration and state (~0.4 s), time in which the first batches are read and checked."""
     producer = _Producer(tables)
     producer.start()
     _staging.active = True
     try:
-        pipeline.run(producer.items(), write_disposition="append", loader_file_format="parquet")
+        stage = pipeline()
+        stage.abort_packages()  # a killed earlier run may have left a package behind
+        stage.run(producer.items(), write_disposition="append", loader_file_format="parquet")
     finally:
         _staging.active = False
         producer.stop()

@@ -322,7 +322,14 @@ class Loader:
         parquet_output = feed.parquet_output or self.options.parquet_output
         for position, state in enumerate(todo):
             state.stage_file = self.stage_base + position
-        pipeline = stage_pipeline(f"ingest_{feed.feed}__{entity_name}", self.loader_info(), self._dlt_dir())
+        pipelines = []  # created once, by the first attempt, while its batches are already being read
+
+        def pipeline():
+            if not pipelines:
+                name = f"ingest_{feed.feed}__{entity_name}"
+                pipelines.append(stage_pipeline(name, self.loader_info(), self._dlt_dir()))
+            return pipelines[0]
+
         staged_at = time.monotonic()
 
         def stage() -> None:

@@ -10,7 +10,7 @@ interrupted run. Lineage that is the same for every row of a file is not staged:
 
 The batches are produced (read, validated, pseudonymised: Python, one core) in a thread of their own, a
 bounded queue ahead of dlt's extract (Parquet writing, mostly outside the GIL), and dlt runs once per
-load: its load step then copies the Parquet files (rotated every 200k rows) with two workers side by
+load: its load step then copies the Parquet files (rotated every 100k rows) with two workers side by
 side, one server backend each. Runs per ~200k-row segment, which let a COPY overlap the production of
 the next segment, measured slower on two cores: 1M vitals rows staged in ~10 s against ~8 s, and 2-5
 CPU-seconds more per 1M rows (each dlt run resolves its configuration, connects and writes its state
@@ -38,10 +38,12 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("SCHEMA__NAMING", "direct")  # keep our table and column names exactly
 # Load packages are transient files on local disk; gzip would cost more CPU than it saves I/O.
 os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")
-# Rotate extracted files every 200k rows so normalize and load work on bounded pieces (flat memory
-# as files grow). Normalize only moves Parquet files: one worker, in process (a pool of two forked
-# processes for every run cost ~0.4 s a run, ~2 s per 1M rows).
-os.environ.setdefault("DATA_WRITER__FILE_MAX_ITEMS", "200000")
+# Rotate extracted files every 100k rows so normalize and load work on bounded pieces (flat memory
+# as files grow): each load job holds much of its file in memory. With uncompressed stage files,
+# 200k-row files took the loader's peak in dlt's load step from ~450 MB to ~580 MB on 5M vitals
+# rows; 100k-row files peaked at ~490 MB in the same time. Normalize only moves Parquet files: one
+# worker, in process (a pool of two forked processes for every run cost ~0.4 s a run, ~2 s per 1M rows).
+os.environ.setdefault("DATA_WRITER__FILE_MAX_ITEMS", "100000")
 os.environ.setdefault("NORMALIZE__WORKERS", "1")
 # Each load job holds a Parquet file's row group in memory and a server backend busy: two match two
 # cores, while dlt's default of 20 only adds memory.

@@ -8,6 +8,7 @@ loader killed at any moment leaves either the whole file or nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import psycopg2.errors
@@ -93,34 +94,20 @@ def _lineage_values(req: PromoteRequest, types: dict[str, str]) -> list[sql.Comp
     return [sql.SQL("{}::{}").format(sql.Literal(req.lineage[name]), sql.SQL(types[name])) for name in types]
 
 
-def _ensure_target(cur, stage_cols: list[tuple[str, str]], schema: str, table: str, key: list[str] | None) -> list[str]:
-    """Create or widen the target table from the staged columns it takes and the per-file lineage;
-    returns the names of those staged columns."""
-    wanted = stage_cols + list(RAW_LINEAGE_TYPES.items())
-    existing = dict(_columns(cur, schema, table))
-    if not existing:
-        cur.execute(
-            sql.SQL("create table {}.{} ({})").format(
-                sql.Identifier(schema),
-                sql.Identifier(table),
-                sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in wanted),
-            )
-        )
-    else:
-        for column, column_type in wanted:
-            if column not in existing:
-                cur.execute(
-                    sql.SQL("alter table {}.{} add column {} {}").format(
-                        sql.Identifier(schema),
-                        sql.Identifier(table),
-                        sql.Identifier(column),
-                        sql.SQL(column_type),
-                    )
+def _widen_target(cur, stage_cols: list[tuple[str, str]], table: str, key: list[str]) -> None:
+    """Add to an existing raw table the staged columns (name, type) and per-file lineage columns it
+    lacks, and the key index the upsert needs. A table that does not exist yet is made by
+    _swap_in or _create_from."""
+    existing = dict(_columns(cur, "raw", table))
+    for column, column_type in stage_cols + list(RAW_LINEAGE_TYPES.items()):
+        if column not in existing:
+            cur.execute(
+                sql.SQL("alter table raw.{} add column {} {}").format(
+                    sql.Identifier(table), sql.Identifier(column), sql.SQL(column_type)
                 )
-    if key:
-        # The upsert needs it; tables from before it existed get it here (a no-op when present).
-        _create_key_index(cur, schema, table, key)
-    return [c for c, _ in stage_cols]
+            )
+    # Tables from before the key index existed get it here (a no-op when present).
+    _create_key_index(cur, "raw", table, key)
 
 
 def _create_key_index(cur, schema: str, table: str, key: list[str]) -> None:
@@ -168,20 +155,25 @@ def _target_columns(cur, source: str, entity: Entity, suffix: str) -> list[tuple
     return [(c, types[c]) for c in [*entity.business_key, *CALCULATED_COLUMNS, *CALCULATED_LINEAGE] if c in types]
 
 
-def _merge(cur, req: PromoteRequest, suffix: str, source: str | None = None) -> bool:
+def _merge(cur, req: PromoteRequest, suffix: str, source: str | None = None) -> tuple[bool, bool | None]:
     """SCD type 1 on the business key: the newest version wins, whatever order files arrive in.
 
-    Reads this file's rows of `source` (default: the raw stage table). True when the stage table
-    was taken over as the target instead (see _swap_in)."""
+    Reads this file's rows of `source` (default: the raw stage table). Returns whether the stage
+    table was taken over as the target instead (see _swap_in), and whether the file's keys are
+    unique once that is known (None: not looked at), so the calculated table need not find out again."""
     feed, entity = req.feed, req.entity
     stage = source or stage_name(feed, req.entity_name)
     target = feed.table(req.entity_name) + suffix
     if not has_staged_rows(cur, stage):
-        return False
+        return False, req.unique_keys
     # Business keys are scoped by client: two clinics may both have an MRN 1001.
     key = ["_client_id", *entity.business_key]
-    if suffix == "" and source is None and _swap_in(cur, req, stage, target, key):
-        return True
+    if suffix == "" and source is None:
+        taken_over = _swap_in(cur, req, stage, target, key)
+        if taken_over:
+            return True, True  # its key index is built
+        if taken_over is None:
+            req = replace(req, unique_keys=False)  # its key index found a key twice: deduplicate at once
     target_columns = _target_columns(cur, stage, entity, suffix)
     ident = sql.Identifier
     lineage = list(RAW_LINEAGE_TYPES)
@@ -215,9 +207,8 @@ def _merge(cur, req: PromoteRequest, suffix: str, source: str | None = None) -> 
         ).format(key=in_file_key, cols=chosen, stage=ident(stage), order=order_desc)
 
     if not _table_exists(cur, "raw", target):
-        _create_from(cur, req, target, key, rows)
-        return False
-    _ensure_target(cur, target_columns, "raw", target, key)
+        return False, _create_from(cur, req, target, key, rows)
+    _widen_target(cur, target_columns, target, key)
     unique = req.unique_keys
     if unique is None:
         cur.execute(
@@ -235,7 +226,7 @@ def _merge(cur, req: PromoteRequest, suffix: str, source: str | None = None) -> 
         # Reference data: the newest file is the whole truth for its client.
         cur.execute(sql.SQL("delete from raw.{} where _client_id = %s").format(ident(target)), (req.load.client_id,))
         cur.execute(plain_insert, params)
-        return False
+        return False, unique
     cur.execute(sql.SQL("select exists (select 1 from raw.{})").format(ident(target)))
     if not cur.fetchone()[0]:
         # An empty table (a first load): bulk-load it, then build the key index once; inserting into
@@ -243,13 +234,13 @@ def _merge(cur, req: PromoteRequest, suffix: str, source: str | None = None) -> 
         cur.execute(sql.SQL("drop index raw.{}").format(ident(f"{target[:50]}__key")))
         cur.execute(plain_insert, params)
         _create_key_index(cur, "raw", target, key)
-        return False
+        return False, unique
     cur.execute(sql.SQL("select exists (select 1 from raw.{} where _client_id = %s)").format(ident(target)),
                 (req.load.client_id,))  # fmt: skip
     if not cur.fetchone()[0]:
         # Nothing of this client yet (a new client): nothing to conflict with.
         cur.execute(plain_insert, params)
-        return False
+        return False, unique
     # One upsert on the unique business key; across files the newer version wins, so a backfilled
     # older file never overwrites what a newer file already loaded.
     updates = sql.SQL(", ").join(
@@ -267,36 +258,36 @@ def _merge(cur, req: PromoteRequest, suffix: str, source: str | None = None) -> 
         ),
         params,
     )
-    return False
+    return False, unique
 
 
-def _create_from(cur, req: PromoteRequest, target: str, key: list[str], rows) -> None:
+def _create_from(cur, req: PromoteRequest, target: str, key: list[str], rows) -> bool:
     """A first load into a table that does not exist yet: `create table as` the file's staged values
     (written in bulk, cheaper than `insert ... select` into an empty table), the per-file lineage as
     metadata only (_add_file_lineage: not written into every row), then the key index once.
     Unless the loader saw a key twice, the index is the duplicate check (a file too big to track,
     or a retried dlt job that loaded a part twice): a duplicate undoes the plain copy and the
-    deduplicating one runs instead."""
-    ident = sql.Identifier
-    attempts = [False] if req.unique_keys is False else [True, False]
-    for unique in attempts:
-        if len(attempts) > 1:
-            cur.execute("savepoint create_from")
+    deduplicating one runs instead. Returns whether the file's keys were unique."""
+
+    def create(unique: bool) -> None:
         cur.execute(
-            sql.SQL("create table raw.{} as ").format(ident(target)) + rows(unique, with_lineage=False),
+            sql.SQL("create table raw.{} as ").format(sql.Identifier(target)) + rows(unique, with_lineage=False),
             (req.stage_file,),
         )
         _add_file_lineage(cur, req, target)
+        _create_key_index(cur, "raw", target, key)
+
+    if req.unique_keys is not False:
+        cur.execute("savepoint create_from")
         try:
-            _create_key_index(cur, "raw", target, key)
+            create(unique=True)
         except psycopg2.errors.UniqueViolation:
-            if unique is False or len(attempts) == 1:
-                raise
             cur.execute("rollback to savepoint create_from")
-            continue
-        if len(attempts) > 1:
+        else:
             cur.execute("release savepoint create_from")
-        return
+            return True
+    create(unique=False)
+    return False
 
 
 def _add_file_lineage(cur, req: PromoteRequest, target: str) -> None:
@@ -322,8 +313,9 @@ def _add_file_lineage(cur, req: PromoteRequest, target: str) -> None:
     )
 
 
-def _swap_in(cur, req: PromoteRequest, stage: str, target: str, key: list[str]) -> bool:
+def _swap_in(cur, req: PromoteRequest, stage: str, target: str, key: list[str]) -> bool | None:
     """A first load: the stage table becomes the target table, so the file is not written a second time.
+    True when it did; False when it does not apply; None when the file repeats a key (undone).
 
     Only when the target does not exist yet and the stage table holds this file's rows and nothing
     else: the loader empties the stage tables before dlt appends to them, and no other file of this run
@@ -343,14 +335,9 @@ def _swap_in(cur, req: PromoteRequest, stage: str, target: str, key: list[str]) 
     # The next load appends to the stage table again: an empty twin takes its place.
     cur.execute(sql.SQL("create table raw.{} (like raw.{} including all)").format(ident(stage), ident(target)))
     # Per-file lineage columns a stage table of an earlier version still has (empty in these rows) go.
-    # Metadata only: the old values stay in the rows on disk, invisible, until they are rewritten.
     # `_stage_file` and the calculated columns go too, once `<table>_calculated` has been read from
-    # them (_drop_stage_only_columns).
-    dropped = [
-        c for c, _ in _columns(cur, "raw", target) if c in FILE_LINEAGE or c.startswith("_dlt") or c == "_load_nonce"
-    ]
-    for column in dropped:
-        cur.execute(sql.SQL("alter table raw.{} drop column {}").format(ident(target), ident(column)))
+    # them (promote).
+    _drop_columns(cur, target, lambda c: c in FILE_LINEAGE or c.startswith("_dlt") or c == "_load_nonce")
     _add_file_lineage(cur, req, target)
     if unlogged:
         cur.execute(sql.SQL("alter table raw.{} set logged").format(ident(target)))
@@ -358,7 +345,7 @@ def _swap_in(cur, req: PromoteRequest, stage: str, target: str, key: list[str]) 
         _create_key_index(cur, "raw", target, key)
     except psycopg2.errors.UniqueViolation:
         cur.execute("rollback to savepoint swap_in")
-        return False
+        return None
     cur.execute("release savepoint swap_in")
     return True
 
@@ -450,9 +437,10 @@ def _quarantine(cur, req: PromoteRequest) -> None:
         )
 
 
-def _drop_stage_only_columns(cur, table: str) -> None:
-    """A table taken over from the stage keeps no stage-only or calculated column (metadata only)."""
-    dropped = [c for c, _ in _columns(cur, "raw", table) if c in STAGE_ONLY or c in CALCULATED_COLUMNS]
+def _drop_columns(cur, table: str, unwanted: Callable[[str], bool]) -> None:
+    """Drop the columns of raw.<table> whose names `unwanted` accepts, in one statement (metadata only:
+    the old values stay in the rows on disk, unreadable, until they are rewritten)."""
+    dropped = [c for c, _ in _columns(cur, "raw", table) if unwanted(c)]
     if dropped:
         cur.execute(
             sql.SQL("alter table raw.{} {}").format(
@@ -472,14 +460,14 @@ def promote(conn: psycopg2.extensions.connection, req: PromoteRequest) -> None:
             cur.execute("set local work_mem = '256MB'")  # the in-file dedupe sorts; keep it off disk
             if not req.held:
                 table = req.feed.table(req.entity_name)
-                taken_over = _merge(cur, req, "")
+                taken_over, unique = _merge(cur, req, "")
                 if has_calculated(req.entity):
-                    # From the stage table's calculated columns, or from the table that took it over
-                    # (its key index is built: the file's keys are unique).
-                    calculated = replace(req, unique_keys=True) if taken_over else req
+                    # From the stage table's calculated columns, or from the table that took it over.
+                    calculated = replace(req, unique_keys=unique)
                     _merge(cur, calculated, "_calculated", source=table if taken_over else None)
                 if taken_over:
-                    _drop_stage_only_columns(cur, table)
+                    # A table taken over from the stage keeps no stage-only or calculated column.
+                    _drop_columns(cur, table, lambda c: c in STAGE_ONLY or c in CALCULATED_COLUMNS)
                 if req.watermark_column:
                     _advance_watermark(cur, req)
             if req.use_stage:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -22,3 +23,10 @@ def as_utf8(values: ArrayLike) -> pa.Array:
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         values = pc.cast(values, pa.string())
     return values
+
+
+def string_offsets(values: pa.Array) -> np.ndarray:
+    """The n + 1 value offsets of a (large) string array into its data buffer, for its own slice:
+    byte-level work on every value at once, without a Python object per value."""
+    kind = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    return np.frombuffer(values.buffers()[1], dtype=kind)[values.offset : values.offset + len(values) + 1]

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest import hmac_worker
-from ingest.pii._arrow import ArrayLike, as_utf8
+from ingest.pii._arrow import ArrayLike, as_utf8, string_offsets
 from ingest.pii.keys import PseudonymKey
 
 # Whitespace (including Unicode spaces such as the no-break space spreadsheets emit), any dash
@@ -58,8 +58,7 @@ def normalise(values: ArrayLike) -> pa.Array:
 
 def _ascii_noise_present(text: pa.Array) -> list[bytes] | None:
     """The ASCII noise characters in `text`'s values, or None when a value is not all ASCII."""
-    offsets_type = np.int64 if pa.types.is_large_string(text.type) else np.int32
-    offsets = np.frombuffer(text.buffers()[1], dtype=offsets_type)[text.offset : text.offset + len(text) + 1]
+    offsets = string_offsets(text)
     data = text.buffers()[2]
     if data is None or len(offsets) == 0 or offsets[-1] == offsets[0]:
         return []

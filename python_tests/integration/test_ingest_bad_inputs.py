@@ -354,6 +354,8 @@ def test_duplicate_keys_are_resolved_whether_or_not_the_loader_tracked_them(inge
     env.ingest()
     heights = {r["_source_line"]: r["height_cm"] for r in env.table("raw")}
     assert heights == {3: 170.0, 4: 175.0}
+    # The calculated table, split off the same stage rows, keeps the same latest row per key.
+    assert sorted(r["_source_line"] for r in env.table("raw", "people_calculated")) == [3, 4]
     env.land("acme_2026-11-21.csv", "\n".join([HEADER, row("P2", height="160"), row("P3")]) + "\n")
     env.ingest()
     assert sorted(r["height_cm"] for r in env.table("raw")) == [160.0, 170.0, 175.0]

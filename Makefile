@@ -15,7 +15,7 @@ help:
 	@echo "make docs  - generate the dbt docs site and serve it on http://127.0.0.1:$(DOCS_PORT)"
 
 # Reinstall only when the dependency pins change; the project itself is installed editable.
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml constraints.txt ingest/pii/_hmac_sha256.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
 	@touch $@

@@ -1,4 +1,8 @@
-"""Keyed tokens: equal to HMAC-SHA256, deterministic, normalised, key-sensitive, null-preserving."""
+"""Keyed tokens: equal to HMAC-SHA256, deterministic, normalised, key-sensitive, null-preserving.
+
+Every test runs twice: through the compiled hasher (`ingest.pii._hmac_sha256`) and through the
+pure-Python path that replaces it where it was not built.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,37 @@ from ingest.pii.tokens import normalise, tokenise
 
 KEY = PseudonymKey.from_bytes(b"unit-test-key-0123456789abcdef")
 OTHER_KEY = PseudonymKey.from_bytes(b"unit-test-key-0123456789abcdeg")
+
+
+@pytest.fixture(autouse=True, params=["compiled", "python"])
+def hashing_path(request, monkeypatch) -> str:
+    from ingest.pii import tokens as module
+
+    if request.param == "python":
+        monkeypatch.setattr(module, "_compiled", None)
+    return request.param
+
+
+def test_the_compiled_hasher_was_built(hashing_path) -> None:
+    """`make` builds it (gcc and OpenSSL's headers: see the README); without it ingest is ~3x slower
+    on identifier-heavy files, silently. This test is what makes that loud."""
+    from ingest.pii import tokens as module
+
+    if hashing_path == "compiled":
+        assert module._compiled is not None, "ingest.pii._hmac_sha256 was not built: install gcc and libssl-dev"
+
+
+def test_the_compiled_hasher_refuses_offsets_outside_its_data() -> None:
+    import numpy as np
+
+    from ingest.pii import _hmac_sha256
+
+    for offsets in ([0, 5, 3], [0, 6], [-1, 0], []):
+        with pytest.raises(ValueError, match="offsets"):
+            _hmac_sha256.hex_digests(b"k", b"abcde", np.array(offsets, dtype=np.int64))
+    assert _hmac_sha256.hex_digests(b"k", b"", np.array([0], dtype=np.int64)) == b""
+    with pytest.raises(ValueError, match="offsets"):
+        _hmac_sha256.hex_digests(b"k", b"abcde", b"\0" * 12)  # not whole int64s
 
 
 def _hmac(key: bytes, message: str) -> str:
@@ -76,6 +111,7 @@ def test_normalise_is_what_gets_hashed() -> None:
 def test_big_batches_hashed_in_the_worker_process_give_the_same_tokens(monkeypatch) -> None:
     from ingest.pii import tokens as module
 
+    monkeypatch.setattr(module, "_compiled", None)  # the worker serves the pure-Python path
     monkeypatch.setattr(module, "WORKER_MIN_VALUES", 1)
     values = ["abc-123", None, "Zoë 7", "abc 123", ""]
     expected = [_hmac(KEY.key, "ABC123"), None, _hmac(KEY.key, "ZOË7"), _hmac(KEY.key, "ABC123"), None]
@@ -115,3 +151,16 @@ def test_the_ascii_fast_path_normalises_exactly_like_the_regex() -> None:
         )
         for array in (values, values.slice(1), values.slice(0, max(0, n - 2)), pa.chunked_array([values, values])):
             assert normalise(array).equals(by_regex(array)), values
+
+
+def test_random_values_of_every_length_match_the_standard_library() -> None:
+    """Lengths around SHA-256's block boundaries (55, 56, 64 bytes after normalising), non-ASCII
+    text, and sliced input whose offsets do not start at zero."""
+    import random
+
+    rng = random.Random(11)
+    alphabet = "ABCXYZ0129ÉÜ中"  # already normalised: what is hashed is the value itself
+    values = ["".join(rng.choices(alphabet, k=rng.randrange(1, 140))) for _ in range(600)]
+    values += ["A" * n for n in (54, 55, 56, 57, 63, 64, 65, 119, 120)]
+    array = pa.array(["padding", *values]).slice(1)
+    assert tokenise(array, KEY).to_pylist() == [_hmac(KEY.key, v) for v in values]

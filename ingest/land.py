@@ -8,13 +8,13 @@ are emptied by the loader before every load; rows carry `_stage_file` (random pe
 file's position in it), so promotion picks each file's own rows and never rows of an earlier,
 interrupted run. Lineage that is the same for every row of a file is not staged: promotion writes it.
 
-The batches are produced (read, validated, pseudonymised: Python, one core) in a thread of their own, a
-bounded queue ahead of dlt's extract (Parquet writing, mostly outside the GIL), and dlt runs once per
-load: its load step then copies the Parquet files (rotated every 100k rows) with two workers side by
-side, one server backend each. Runs per ~200k-row segment, which let a COPY overlap the production of
-the next segment, measured slower on two cores: 1M vitals rows staged in ~10 s against ~8 s, and 2-5
-CPU-seconds more per 1M rows (each dlt run resolves its configuration, connects and writes its state
-again; every load job opens an ADBC connection).
+The batches are produced in two threads of their own (read and validated in one, pseudonymised in the
+other: `ingest.ahead`), a bounded queue ahead of dlt's extract (Parquet writing, mostly outside the
+GIL), and dlt runs once per load: its load step then copies the Parquet files (rotated every 100k
+rows) with two workers side by side, one server backend each. Runs per segment, which let a COPY
+overlap the production of the next segment, measured no faster on two cores, twice: each dlt run
+resolves its configuration, connects and writes its state again, and the production it would overlap
+already keeps both cores busy (BENCHMARKS.md, sessions 5 and 6).
 """
 
 from __future__ import annotations
@@ -22,14 +22,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import queue
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 
+from ingest.ahead import RunAhead
 from warehouse.db.connection import ConnInfo
 
 # dlt reads its settings from the environment; set them before it is imported anywhere.
@@ -162,75 +161,22 @@ def load_stage(pipeline: Callable[[], dlt.Pipeline], tables: Iterator[tuple[str,
 
     The batches start before `pipeline()` is asked for the dlt pipeline: making one resolves dlt's
     configuration and state (~0.4 s), time in which the first batches are read and checked."""
-    producer = _Producer(tables)
+    producer = RunAhead(tables, depth=QUEUE_BATCHES, name="ingest-batches")
     producer.start()
     _staging.active = True
     try:
         stage = pipeline()
         stage.abort_packages()  # a killed earlier run may have left a package behind
-        stage.run(producer.items(), write_disposition="append", loader_file_format="parquet")
+        stage.run(_marked(producer), write_disposition="append", loader_file_format="parquet")
     finally:
         _staging.active = False
         producer.stop()
 
 
-@dataclass
-class _Failed:
-    error: BaseException
-
-
-class _Producer(threading.Thread):
-    """Runs the batch generator ahead of dlt; its exceptions are raised again in dlt's thread."""
-
-    def __init__(self, tables: Iterator[tuple[str, pa.Table]]) -> None:
-        super().__init__(name="ingest-batches", daemon=True)
-        self.tables = tables
-        self.queue: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
-        self.stopping = threading.Event()
-        self.finished = False
-
-    def run(self) -> None:
-        try:
-            for item in self.tables:
-                if not self._put(item):
-                    return
-            self._put(None)
-        except BaseException as exc:  # handed over, not swallowed: get() raises it
-            self._put(_Failed(exc))
-        finally:
-            close = getattr(self.tables, "close", None)
-            if close is not None:
-                close()  # a generator stopped early releases its open file here
-
-    def _put(self, item) -> bool:
-        while not self.stopping.is_set():
-            try:
-                self.queue.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def get(self) -> tuple[str, pa.Table] | None:
-        """The next (name, table), or None at the end."""
-        if self.finished:
-            return None
-        item = self.queue.get()
-        if isinstance(item, _Failed):
-            raise item.error
-        self.finished = item is None
-        return item
-
-    def items(self) -> Iterator:
-        """Everything produced, marked with its stage table, for one dlt run."""
-        while (item := self.get()) is not None:
-            name, table = item
-            yield dlt.mark.with_table_name(table, name)
-
-    def stop(self) -> None:
-        # No timeout: a retry starts a new producer, and two must never share the loader's file state.
-        self.stopping.set()
-        self.join()
+def _marked(items: RunAhead) -> Iterator:
+    """Everything produced, marked with its stage table, for one dlt run."""
+    for name, table in items:
+        yield dlt.mark.with_table_name(table, name)
 
 
 __all__ = ["PipelineStepFailed", "close_adbc_databases", "load_stage", "stage_pipeline", "use_jemalloc"]

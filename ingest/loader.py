@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest import audit
+from ingest.ahead import run_ahead
 from ingest.config import Feed, load_feeds
 from ingest.land import PipelineStepFailed, close_adbc_databases, load_stage, stage_pipeline, use_jemalloc
 from ingest.landing import LandedFile, default_landing_root, list_files, open_file, sha256_of
@@ -66,6 +67,9 @@ class IngestOptions:
     retry_seconds: float = field(default_factory=lambda: float(os.environ.get("WAREHOUSE_INGEST_RETRY_SECONDS", "60")))
 
 
+# Checked batches waiting for pseudonymisation (one 4 MB read block each, its text and typed values):
+# enough to ride out a slow batch, few enough to keep memory flat.
+CHECKED_AHEAD = 2
 MAX_TRACKED_KEYS = 1_000_000  # 8 MB of key hashes per file at most
 
 
@@ -112,6 +116,10 @@ class _Checked:
     validated: Validated
     lines: np.ndarray
     tokens: dict[str, Callable[[], pa.Array]]
+    # Counted where the batch is read and filtered, added to the file's load where it is pseudonymised:
+    # the two run in different threads, and the load's counters have one writer.
+    read: int = 0
+    filtered: int = 0
 
 
 @dataclass
@@ -447,16 +455,16 @@ class Loader:
             with open_file(landed) as handle:
                 reader = FileReader(handle, feed.format_for(landed.client_id), entity)
                 state.reported_bad = 0
-                # One batch of lookahead: the next batch's identifiers are hashed in the HMAC worker
-                # while this thread scans and redacts the current one. Without it the thread waited for
-                # the tokens of the batch it had just submitted (~1.8 s per 1M member rows).
-                ahead: _Checked | None = None
-                for checked in self._checked_batches(entity, reader, ctx, state, whitelist, floor, task):
-                    if ahead is not None:
-                        yield from self._outputs(entity, reader, ahead, ctx, state, stage_names)
-                    ahead = checked
-                if ahead is not None:
-                    yield from self._outputs(entity, reader, ahead, ctx, state, stage_names)
+                # The batches are read, filtered and validated in a thread of their own, a few ahead,
+                # while this one scans, redacts and tokenises: both are mostly Arrow kernels, which
+                # release the GIL, and one thread doing both kept the loader on one core. The next
+                # batches' identifiers are being hashed meanwhile too (without that lookahead this
+                # thread waited ~1.8 s per 1M member rows for the tokens it had just asked for).
+                checked_batches = self._checked_batches(entity, reader, ctx, state, whitelist, floor, task)
+                for checked in run_ahead(checked_batches, depth=CHECKED_AHEAD, name="ingest-checks"):
+                    load.rows_read += checked.read
+                    load.rows_filtered += checked.filtered
+                    yield from self._outputs(entity, reader, checked, ctx, state, stage_names)
                 if len(reader.bad_rows) > state.reported_bad:
                     bad = reader.bad_rows[state.reported_bad :]
                     yield stage_names["_quarantine"], self._bad_rows_table(entity, ctx, bad, load, state)
@@ -491,19 +499,20 @@ class Loader:
     def _checked_batches(self, entity, reader, ctx, state: FileState, whitelist, floor, task) -> Iterator[_Checked]:
         """The file's batches filtered and validated, their identifiers already on their way to the
         HMAC worker."""
-        load = state.load
+        read = 0
         for batch in reader.batches():
             n = batch.num_rows
-            load.rows_read += n
+            read += n
+            filtered = 0
             if task is not None:
-                self.progress.update(task, completed=load.rows_read)
+                self.progress.update(task, completed=read)
             keep = np.ones(n, dtype=bool)
             for condition in whitelist:
                 allowed = pc.is_in(clean_text(batch.columns[condition.column]), pa.array(condition.in_))
                 keep &= np.asarray(allowed.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
             columns, lines, bad_utf8 = batch.columns, batch.lines, batch.bad_utf8
             if not keep.all():
-                load.rows_filtered += int((~keep).sum())
+                filtered += int((~keep).sum())
                 index = np.flatnonzero(keep)
                 take = pa.array(index)
                 columns = {k: v.take(take) for k, v in columns.items()}
@@ -515,14 +524,14 @@ class Loader:
                 stale = _older_than(validated.typed[entity.incremental.column], floor)
                 stale &= ~validated.invalid_mask(len(lines))
                 if stale.any():
-                    load.rows_filtered += int(stale.sum())
+                    filtered += int(stale.sum())
                     index = np.flatnonzero(~stale)
                     take = pa.array(index)
                     validated.text = {k: v.take(take) for k, v in validated.text.items()}
                     validated.typed = {k: v.take(take) for k, v in validated.typed.items()}
                     validated.failures = [(r, m[index]) for r, m in validated.failures]
                     lines = lines[index]
-            yield _Checked(validated, lines, start_tokens(entity, validated, ctx))
+            yield _Checked(validated, lines, start_tokens(entity, validated, ctx), read=n, filtered=filtered)
 
     def _outputs(self, entity, reader, checked: _Checked, ctx, state: FileState, stage_names) -> Iterator:
         """A checked batch pseudonymised, as (stage table, rows) pairs, with the rows the reader could

@@ -32,7 +32,14 @@ from ingest.pii._arrow import string_offsets
 from ingest.pii.keys import PseudonymKey, load_key
 from ingest.pii.known_names import KnownNames
 from ingest.pii.tokens import shutdown_worker
-from ingest.promote import PromoteRequest, has_staged_rows, promote, record_only, stage_name
+from ingest.promote import (
+    PromoteRequest,
+    exclude_from_autovacuum,
+    has_staged_rows,
+    promote,
+    record_only,
+    stage_name,
+)
 from ingest.pseudonymise import (
     FileContext,
     empty_quarantine,
@@ -412,6 +419,7 @@ class Loader:
         """dlt appends in several runs per load, so the stage tables are emptied here, once, beforehand."""
         with self.conn.cursor() as cur:
             for name in list(self._stage_tables_present(cur, feed, entity_name)):
+                exclude_from_autovacuum(cur, name)  # a stage table dlt has just created, or one from before
                 cur.execute(f'truncate table raw."{name}"')
                 # An index left by a run of several files would slow every COPY of this one.
                 cur.execute(f'drop index if exists raw."{name}_file"')

@@ -155,6 +155,17 @@ def test_server_log_is_an_audit_trail(private_server):
     assert server.superuser_password not in log
 
 
+def test_an_automatic_analyze_gives_way_to_the_loader_within_100_ms(private_server):
+    """Autovacuum yields to a waiting lock after `deadlock_timeout`; at the default 1 s a promotion
+    right after a big load waited that second (promote.exclude_from_autovacuum has the rest)."""
+    _, server = private_server
+    conn = connect(superuser(server))
+    with conn.cursor() as cur:
+        cur.execute("select setting, unit from pg_settings where name = 'deadlock_timeout'")
+        assert cur.fetchone() == ("100", "ms")
+    conn.close()
+
+
 def test_secrets_are_private(private_server):
     _, server = private_server
     secret_dir = server.state.secrets

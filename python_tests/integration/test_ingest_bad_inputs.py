@@ -380,6 +380,16 @@ def test_a_first_load_takes_the_stage_table_over_and_the_next_run_merges(ingest_
         assert any("UNIQUE" in d and "(person_id, _client_id)" in d for (d,) in indexes), indexes
     assert env.query(f'select count(*) from raw."stage__{env.feed}__people"') == [(0,)]
     assert env.query("select to_regclass(%s)", f'raw."stage__{env.feed}__people_calculated"') == [(None,)]
+    # Autovacuum is kept off the stage tables (its analyze after a big COPY held up the promotion for
+    # a second) and given back to the raw tables the stage table became.
+    options = (  # the table's own options, and its TOAST table's (which lists them without "toast.")
+        "select coalesce(c.reloptions, '{}'), coalesce(t.reloptions, '{}') from pg_class c "
+        "join pg_class t on t.oid = c.reltoastrelid where c.oid = %s::regclass"
+    )
+    off = ["autovacuum_enabled=false"]
+    assert env.query(options, f'raw."stage__{env.feed}__people"') == [(off, off)]
+    for suffix in ("", "_calculated"):
+        assert env.query(options, f'raw."{env.feed}__people{suffix}"') == [([], [])]
     columns = set(env.table("raw")[0])
     assert "_load_nonce" not in columns and "_stage_file" not in columns and "_record_id" in columns
     assert not columns & {"age_years_at_event", "age_years_at_ingestion", "birth_year"}, columns

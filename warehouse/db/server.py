@@ -47,6 +47,9 @@ shared_buffers = '{shared_buffers}'
 maintenance_work_mem = '256MB'
 max_wal_size = '4GB'
 checkpoint_completion_target = 0.9
+# An automatic analyze of a freshly loaded table gives way to the loader's DDL (its promotion renames
+# the stage table) only after this long: with the default 1 s, one promotion in four waited a second.
+deadlock_timeout = '100ms'
 # Statements and error details can carry data values; keep them out of the log.
 log_min_error_statement = panic
 log_error_verbosity = terse

@@ -155,14 +155,18 @@ def test_server_log_is_an_audit_trail(private_server):
     assert server.superuser_password not in log
 
 
-def test_an_automatic_analyze_gives_way_to_the_loader_within_100_ms(private_server):
-    """Autovacuum yields to a waiting lock after `deadlock_timeout`; at the default 1 s a promotion
-    right after a big load waited that second (promote.exclude_from_autovacuum has the rest)."""
+def test_the_settings_bulk_loads_rely_on_are_in_effect(private_server):
+    """`deadlock_timeout`: an automatic analyze yields to a waiting lock after it, and at the default
+    1 s a promotion right after a big load waited that second (promote.exclude_from_autovacuum has
+    the rest). `wal_level = minimal`: the promotion's indexes and calculated table skip the WAL."""
     _, server = private_server
     conn = connect(superuser(server))
     with conn.cursor() as cur:
-        cur.execute("select setting, unit from pg_settings where name = 'deadlock_timeout'")
-        assert cur.fetchone() == ("100", "ms")
+        cur.execute(
+            "select name, setting from pg_settings where name in ('deadlock_timeout', 'wal_level', 'max_wal_senders') "
+            "order by name"
+        )
+        assert cur.fetchall() == [("deadlock_timeout", "100"), ("max_wal_senders", "0"), ("wal_level", "minimal")]
     conn.close()
 
 

@@ -419,7 +419,7 @@ class Loader:
         """dlt appends in several runs per load, so the stage tables are emptied here, once, beforehand."""
         with self.conn.cursor() as cur:
             for name in list(self._stage_tables_present(cur, feed, entity_name)):
-                exclude_from_autovacuum(cur, name)  # a stage table dlt has just created, or one from before
+                exclude_from_autovacuum(cur, name)  # one dlt created in an earlier run is not yet
                 cur.execute(f'truncate table raw."{name}"')
                 # An index left by a run of several files would slow every COPY of this one.
                 cur.execute(f'drop index if exists raw."{name}_file"')
@@ -468,7 +468,7 @@ class Loader:
                 # release the GIL, and one thread doing both kept the loader on one core. The next
                 # batches' identifiers are being hashed meanwhile too (without that lookahead this
                 # thread waited ~1.8 s per 1M member rows for the tokens it had just asked for).
-                checked_batches = self._checked_batches(entity, reader, ctx, state, whitelist, floor, task)
+                checked_batches = self._checked_batches(entity, reader, ctx, whitelist, floor, task)
                 for checked in run_ahead(checked_batches, depth=CHECKED_AHEAD, name="ingest-checks"):
                     load.rows_read += checked.read
                     load.rows_filtered += checked.filtered
@@ -504,9 +504,9 @@ class Loader:
                 description=_describe(feed.feed, entity_name, load),
             )
 
-    def _checked_batches(self, entity, reader, ctx, state: FileState, whitelist, floor, task) -> Iterator[_Checked]:
-        """The file's batches filtered and validated, their identifiers already on their way to the
-        HMAC worker."""
+    def _checked_batches(self, entity, reader, ctx, whitelist, floor, task) -> Iterator[_Checked]:
+        """The file's batches filtered and validated, their identifiers already being hashed. Runs in a
+        thread of its own (`_process_file`): it counts into each batch, never into the file's load."""
         read = 0
         for batch in reader.batches():
             n = batch.num_rows

@@ -29,8 +29,8 @@ def hashing_path(request, monkeypatch) -> str:
 
 
 def test_the_compiled_hasher_was_built(hashing_path) -> None:
-    """`make` builds it (gcc and OpenSSL's headers: see the README); without it ingest is ~3x slower
-    on identifier-heavy files, silently. This test is what makes that loud."""
+    """`make` builds it (gcc and OpenSSL's headers: see the README); without it ingest of an
+    identifier-heavy file is 10-15 % slower, silently. This test is what makes that loud."""
     from ingest.pii import tokens as module
 
     if hashing_path == "compiled":

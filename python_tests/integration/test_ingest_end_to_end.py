@@ -9,6 +9,7 @@ import gzip
 import io
 import json
 import os
+import pickletools
 import random
 import re
 import secrets
@@ -142,8 +143,28 @@ def dump_folder(folder: Path) -> str:
             data = path.read_bytes()
             if data[:2] == b"\x1f\x8b":
                 data = gzip.decompress(data)
-            parts.append(data.decode("utf-8", errors="replace"))
+            text = pickle_text(data)
+            parts.append(text if text is not None else data.decode("utf-8", errors="replace"))
     return "\n".join(parts)
+
+
+def pickle_text(data: bytes) -> str | None:
+    """The strings a pickle holds, one a line, or None when `data` is no pickle. dlt keeps its last
+    run's trace as a pickle; read as text, its binary integers are letters by chance (a timestamp's
+    `J` opcode and microseconds spelled " Joe", a generated first name). Walking the opcodes reads
+    every string the pickle holds, and no bytes that are not one, without unpickling anything."""
+    if data[:1] != b"\x80":  # protocol 2 and later open with PROTO
+        return None
+    strings = []
+    try:
+        for _opcode, arg, _pos in pickletools.genops(data):
+            if isinstance(arg, str):
+                strings.append(arg)
+            elif isinstance(arg, bytes | bytearray):
+                strings.append(bytes(arg).decode("utf-8", errors="replace"))
+    except ValueError:
+        return None
+    return "\n".join(strings)
 
 
 # A birth date, a name or a ZIP code can also be an innocent value of another column: an onset date
@@ -251,6 +272,21 @@ def test_the_leak_scan_reads_parquet_values_as_values(tmp_path):
     assert leaks(dump_folder(tmp_path), zip_code) == []
     pq.write_table(pa.table({"_ingested_at": [stamp], "note": ["lives in 15296"]}), tmp_path / "b.parquet")
     assert [hit.split(" ")[0] for hit in leaks(dump_folder(tmp_path), zip_code)] == ["zip"]
+
+
+def test_the_leak_scan_reads_pickles_by_their_strings(tmp_path):
+    """dlt's pickled trace: a binary integer spelling a name is no leak; a pickled string holding it is."""
+    import pickle
+
+    person = [{"kind": "first_name", "value": "Joe"}]
+    # 615791 is b"oe\t\x00" little-endian: after the BININT opcode `J` the bytes read " Joe\t".
+    numbers = pickle.dumps([32, 615791], protocol=4)
+    assert b" Joe\t" in numbers
+    assert leaks(numbers.decode("utf-8", errors="replace"), person), "the raw bytes must look like a hit"
+    (tmp_path / "trace.pickle").write_bytes(numbers)
+    assert leaks(dump_folder(tmp_path), person) == []
+    (tmp_path / "trace.pickle").write_bytes(pickle.dumps({"error": "row of Joe failed"}, protocol=4))
+    assert [hit.split(" ")[0] for hit in leaks(dump_folder(tmp_path), person)] == ["first_name"]
 
 
 def test_the_leak_scan_reads_dlt_state_and_ignores_its_hashes():

@@ -76,7 +76,13 @@ def publish(
         pipeline = dlt.pipeline(
             pipeline_name=f"parquet_{feed}_{kind}",
             destination=dlt.destinations.filesystem(
-                bucket_url=day_url, layout=LAYOUT, extra_placeholders={"file_sha": file_sha}
+                bucket_url=day_url,
+                layout=LAYOUT,
+                extra_placeholders={"file_sha": file_sha},
+                # dlt warns on every run that `direct` naming would allow '/' inside a table name, so
+                # one table's prefix could select another's files. Ours are entity names, which the
+                # feed config restricts to [a-z][a-z0-9_]* without '__' (ingest.config.IDENTIFIER).
+                warn_unsafe_layout_separators=False,
             ),
             dataset_name=kind,
             pipelines_dir=str(pipelines_dir),

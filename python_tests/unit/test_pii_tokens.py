@@ -1,7 +1,8 @@
 """Keyed tokens: equal to HMAC-SHA256, deterministic, normalised, key-sensitive, null-preserving.
 
-Every test runs twice: through the compiled hasher (`ingest.pii._hmac_sha256`) and through the
-pure-Python path that replaces it where it was not built.
+Every test of the tokens runs twice: through the compiled hasher (`ingest.pii._hmac_sha256`) and
+through the pure-Python path that replaces it where it was not built. Tests of one path's own
+machinery (the extension's checks, the worker process) run on that path only.
 """
 
 from __future__ import annotations
@@ -28,15 +29,21 @@ def hashing_path(request, monkeypatch) -> str:
     return request.param
 
 
-def test_the_compiled_hasher_was_built(hashing_path) -> None:
+# A test about one path runs on that path only (the fixture's parameter, overridden).
+compiled_only = pytest.mark.parametrize("hashing_path", ["compiled"], indirect=True)
+python_only = pytest.mark.parametrize("hashing_path", ["python"], indirect=True)
+
+
+@compiled_only
+def test_the_compiled_hasher_was_built() -> None:
     """`make` builds it (gcc and OpenSSL's headers: see the README); without it ingest of an
     identifier-heavy file is 10-15 % slower, silently. This test is what makes that loud."""
     from ingest.pii import tokens as module
 
-    if hashing_path == "compiled":
-        assert module._compiled is not None, "ingest.pii._hmac_sha256 was not built: install gcc and libssl-dev"
+    assert module._compiled is not None, "ingest.pii._hmac_sha256 was not built: install gcc and libssl-dev"
 
 
+@compiled_only
 def test_the_compiled_hasher_refuses_offsets_outside_its_data() -> None:
     import numpy as np
 
@@ -108,10 +115,10 @@ def test_normalise_is_what_gets_hashed() -> None:
     assert normalise(pa.array([" ab-c.d e ", "", None])).to_pylist() == ["ABCDE", None, None]
 
 
+@python_only  # the worker serves the pure-Python path
 def test_big_batches_hashed_in_the_worker_process_give_the_same_tokens(monkeypatch) -> None:
     from ingest.pii import tokens as module
 
-    monkeypatch.setattr(module, "_compiled", None)  # the worker serves the pure-Python path
     monkeypatch.setattr(module, "WORKER_MIN_VALUES", 1)
     values = ["abc-123", None, "Zoë 7", "abc 123", ""]
     expected = [_hmac(KEY.key, "ABC123"), None, _hmac(KEY.key, "ZOË7"), _hmac(KEY.key, "ABC123"), None]

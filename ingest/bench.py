@@ -45,9 +45,9 @@ entities:
       - {source: phone, name: phone, pii: direct}
       - {source: email, name: email, pii: direct}
       - {source: national_id, name: national_id, pii: identifier}
-      - {source: plan, name: plan, allowed: [bronze, silver, gold, platinum]}
-      - {source: start_date, name: start_date, type: date}
-      - {source: premium, name: premium, type: decimal, min: 0}
+      - {source: plan, name: plan, allowed: [bronze, silver, gold, platinum], pii: none}
+      - {source: start_date, name: start_date, type: date, pii: none}
+      - {source: premium, name: premium, type: decimal, min: 0, pii: none}
       - {source: note, name: note, pii: free_text}
 """
 MEMBERS_HEADER = [
@@ -65,11 +65,12 @@ entities:
     event_date: recorded_at
     columns:
       - {source: patient_id, name: patient_id, required: true, pii: identifier}
-      - {source: recorded_at, name: recorded_at, type: timestamp, format: "%Y-%m-%dT%H:%M:%SZ", required: true}
-      - {source: heart_rate, name: heart_rate, type: integer, min: 20, max: 250}
-      - {source: spo2, name: spo2, type: integer, min: 50, max: 100}
-      - {source: respiratory_rate, name: respiratory_rate, type: integer, min: 4, max: 60}
-      - {source: device_id, name: device_id}
+      - {source: recorded_at, name: recorded_at, type: timestamp, format: "%Y-%m-%dT%H:%M:%SZ", required: true,
+         pii: none}
+      - {source: heart_rate, name: heart_rate, type: integer, min: 20, max: 250, pii: none}
+      - {source: spo2, name: spo2, type: integer, min: 50, max: 100, pii: none}
+      - {source: respiratory_rate, name: respiratory_rate, type: integer, min: 4, max: 60, pii: none}
+      - {source: device_id, name: device_id, pii: none}
 """
 VITALS_HEADER = ["patient_id", "recorded_at", "heart_rate", "spo2", "respiratory_rate", "device_id"]
 READINGS_PER_PATIENT = 60  # one monitored hour a day, as the vitals generator writes

@@ -95,7 +95,8 @@ class Column(Strict):
     name: str
     type: ColumnType = ColumnType.string
     required: bool = False
-    pii: PiiClass = PiiClass.none
+    # No default: a column onboarded without thinking about PII once landed an MRN in raw in clear.
+    pii: PiiClass
     format: str | None = None
     min: float | None = None
     max: float | None = None
@@ -260,7 +261,27 @@ class Feed(Strict):
         return f"{self.feed}__{entity}"
 
 
-def _describe(error: dict[str, Any]) -> str:
+PII_REQUIRED = "pii is required: declare identifier, direct, birth_date, zip, free_text or none"
+
+
+def _missing_pii(error: dict[str, Any], data: dict[str, Any] | None) -> str | None:
+    """`entities.E.columns[i] (name): pii is required ...` for a column without `pii:`, else None."""
+    loc = error["loc"]
+    if error["type"] != "missing" or len(loc) != 5 or loc[0] != "entities" or loc[2] != "columns" or loc[4] != "pii":
+        return None
+    try:
+        column = (data or {})["entities"][loc[1]]["columns"][loc[3]]
+        label = column.get("name") or column.get("source")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        label = None
+    named = f" ({label})" if isinstance(label, str) else ""
+    return f"entities.{loc[1]}.columns[{loc[3]}]{named}: {PII_REQUIRED}"
+
+
+def _describe(error: dict[str, Any], data: dict[str, Any] | None = None) -> str:
+    missing_pii = _missing_pii(error, data)
+    if missing_pii:
+        return missing_pii
     where = ".".join(str(part) for part in error["loc"] if part != "__root__")
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
@@ -284,11 +305,12 @@ def load_feed(path: Path) -> Feed:
         feed = Feed.model_validate(data)
     except ValidationError as exc:
         # A misspelt key shows up twice: as itself (unknown) and as the key it should have been
-        # (missing). The unknown one names the typo, so it goes first.
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        # (missing). The unknown one names the typo, so it goes first; then an undeclared PII class,
+        # the mistake that leaks data.
+        errors = sorted(exc.errors(), key=lambda e: (e["type"] != "extra_forbidden", _missing_pii(e, data) is None))
         first = errors[0]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise WarehouseError(f"feed config {path}: {_describe(first)}{more}") from None
+        raise WarehouseError(f"feed config {path}: {_describe(first, data)}{more}") from None
     if feed.feed != path.stem:
         raise WarehouseError(f"feed config {path}: feed {feed.feed!r} must match the file name {path.stem!r}")
     return feed

@@ -33,11 +33,11 @@ entities:
       - {{source: dob, name: birth_date, type: date, pii: birth_date}}
       - {{source: zip, name: zip, pii: zip}}
       - {{source: note, name: note, pii: free_text}}
-      - {{source: city, name: city}}
-      - {{source: height, name: height_cm, type: decimal, min: 0, max: 300}}
-      - {{source: visit, name: visit_date, type: date}}
-      - {{source: plan, name: plan, allowed: [gold, silver]}}
-      - {{source: consent, name: consent}}
+      - {{source: city, name: city, pii: none}}
+      - {{source: height, name: height_cm, type: decimal, min: 0, max: 300, pii: none}}
+      - {{source: visit, name: visit_date, type: date, pii: none}}
+      - {{source: plan, name: plan, allowed: [gold, silver], pii: none}}
+      - {{source: consent, name: consent, pii: none}}
 """
 
 HEADER = "id,first,last,dob,zip,note,city,height,visit,plan,consent"

@@ -219,7 +219,7 @@ def test_sql_looking_column_names(ingest_env):
         business_key: [select]
         columns:
           - {{source: 'select', name: select, required: true, pii: identifier}}
-          - {{source: 'drop table x;--', name: order, type: integer}}
+          - {{source: 'drop table x;--', name: order, type: integer, pii: none}}
     """
     env.write_feed(yaml_text)
     env.land(FILE, 'select,"drop table x;--"\nA,1\nB,2\n')
@@ -306,7 +306,8 @@ def test_feed_yaml_typo_is_one_clear_line(tmp_path):
     feeds = tmp_path / "feeds"
     feeds.mkdir()
     (feeds / "typo.yml").write_text(
-        "feed: typo\nentities:\n  people:\n    busines_key: [id]\n    columns:\n      - {source: id, name: id}\n"
+        "feed: typo\nentities:\n  people:\n    busines_key: [id]\n"
+        "    columns:\n      - {source: id, name: id, pii: none}\n"
     )
     result = run_cli(
         "ingest", "--feeds-dir", str(feeds), "--landing", str(tmp_path), env={"WAREHOUSE_PSEUDONYM_KEY": "k"}

@@ -16,11 +16,11 @@ entities:
     business_key: [visit_id]
     incremental: {{mode: watermark, column: last_updated, lookback_hours: 24}}
     columns:
-      - {{source: visit_id, name: visit_id, required: true}}
+      - {{source: visit_id, name: visit_id, required: true, pii: none}}
       - {{source: patient_id, name: patient_id, required: true, pii: identifier}}
-      - {{source: visit_date, name: visit_date, type: date, required: true}}
-      - {{source: visit_cost, name: visit_cost, type: decimal, min: 0}}
-      - {{source: last_updated, name: last_updated, type: timestamp, required: true}}
+      - {{source: visit_date, name: visit_date, type: date, required: true, pii: none}}
+      - {{source: visit_cost, name: visit_cost, type: decimal, min: 0, pii: none}}
+      - {{source: last_updated, name: last_updated, type: timestamp, required: true, pii: none}}
 """
 VISITS_HEADER = "visit_id,patient_id,visit_date,visit_cost,last_updated"
 
@@ -85,10 +85,10 @@ def test_onboarding_a_new_feed_is_yaml_only(ingest_env):
       results:
         business_key: [result_id]
         columns:
-          - {{source: id, name: result_id, required: true}}
+          - {{source: id, name: result_id, required: true, pii: none}}
           - {{source: mrn, name: patient_id, required: true, pii: identifier}}
-          - {{source: loinc, name: loinc_code, required: true}}
-          - {{source: value, name: value, type: decimal}}
+          - {{source: loinc, name: loinc_code, required: true, pii: none}}
+          - {{source: value, name: value, type: decimal, pii: none}}
     """
     env.write_feed(yaml_text)
     lines = [

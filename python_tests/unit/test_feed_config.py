@@ -18,7 +18,7 @@ entities:
     columns:
       - {source: id, name: person_id, required: true, pii: identifier}
       - {source: dob, name: birth_date, type: date, pii: birth_date}
-      - {source: h, name: height_cm, type: decimal, min: 0, max: 300}
+      - {source: h, name: height_cm, type: decimal, min: 0, max: 300, pii: none}
 """
 
 
@@ -95,3 +95,22 @@ def test_client_overrides(tmp_path):
     assert feed.format_for("newco").encoding == "iso-8859-1"
     assert feed.format_for("acme").effective_delimiter == ","
     assert feed.threshold_for("newco") == 0.2 and feed.threshold_for("acme") == 0.05
+
+
+def test_a_column_without_pii_is_refused_naming_the_file_and_the_column(tmp_path):
+    # The field failure: an MRN column onboarded without `pii:` landed in raw in clear.
+    path = write(tmp_path, GOOD + "      - {source: mrn, name: mrn}\n")
+    with pytest.raises(WarehouseError) as caught:
+        load_feed(path)
+    assert str(caught.value) == (
+        f"feed config {path}: entities.people.columns[3] (mrn): pii is required: "
+        "declare identifier, direct, birth_date, zip, free_text or none"
+    )
+
+
+def test_a_misspelt_pii_key_names_the_typo_first(tmp_path):
+    path = write(tmp_path, GOOD.replace("pii: birth_date", "pi: birth_date"))
+    with pytest.raises(WarehouseError) as caught:
+        load_feed(path)
+    message = str(caught.value)
+    assert "\n" not in message and "columns.1.pi: unknown field" in message and "(and 1 more)" in message

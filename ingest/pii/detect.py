@@ -1,83 +1,461 @@
 """PII found where it was not declared: in free text, codes, comments and mislabelled columns.
 
-Every detector is an RE2 pattern run by pyarrow over the whole column. The two detectors with a
-check digit (NHS and card numbers) use the pattern only to find candidates and then keep those
-whose check digit is right, also in Arrow kernels; Python sees only rows with more candidates
-than `_MAX_ROUNDS`.
+Two stages, so that a column without PII costs one RE2 pass:
+
+1. **Prefilter** (`_CANDIDATE`, RE2 run by pyarrow over the whole column): a cheap, loose test for
+   anything that could be PII: an "@", a "+" before a digit, seven digits in a row, digit groups
+   joined by separators, a month name beside a number. Most rows of most columns fail it.
+2. **Checks**, in Python, on the candidate rows only (each distinct value once), with the
+   well-kept libraries rather than home-made rules:
+
+   * email: RE2, Unicode letters allowed in both parts (IDN: "zoë@exämple.se");
+   * ssn: 3-2-4 digits with one separator (dash, space or dot) validated by `stdnum.us.ssn`
+     (area, group, serial and the numbers known to be advertising samples);
+   * nhs_number: 3-3-4 or ten digits, `stdnum.gb.nhs` mod-11 check, repeated-digit placeholders refused;
+   * card_number: a card's *shape* (4-4-4-4[-1..3], Amex 4-6-5, or 13-19 digits in one run) AND an
+     issuer prefix (IIN ranges of Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay, Maestro)
+     AND `stdnum.luhn`: digits passing Luhn alone are one number in ten, e.g. the digits of a UUID;
+   * phone: libphonenumber's `PhoneNumberMatcher` at `Leniency.VALID` for each of `PHONE_REGIONS`
+     (numbers with "+" are any country's; national formats are read as those regions'), plus the
+     strictly shaped US/UK forms of fictional ranges (555, Ofcom drama numbers) libphonenumber
+     calls invalid, because test and training data are full of them;
+   * date_of_birth: any written date (ISO with or without a time, D/M/Y and M/D/Y with "/", "." or
+     "-", "3 Apr 1987", "3rd April 1987", "April 3, 1987", "03-APR-1987") that is a real calendar
+     date between 1900 and this year.
 
 Numbers are matched on alphanumeric boundaries (not preceded or followed by a letter or digit), so
-"NHS:9434765919" is found while "12345678901234" does not yield every 10-digit slice of itself and
-record ids such as "ENC0000000632" are not taken for NHS numbers (one in eleven ten-digit runs
-passes the mod-11 check by chance). The price: digits glued to letters ("tel07700900123") are not
-found. RE2 has no look-around, so the boundary characters are
-consumed and written back; see `redact`.
+"NHS:9434765919" is found while record ids such as "ENC0000000632" are not taken for NHS numbers,
+and a UUID's digit groups are never a card. The price: digits glued to letters ("tel07700900123")
+are not found.
 
-Phone rules, chosen to keep plain numeric identifiers out:
-* US: 3-3-4 digits with separators (space, dot or dash), "(555) 123-4567", an optional "1-" or
-  "+1" prefix, and "+1" followed by ten digits with no separators. Area codes start with 2-9
-  (NANP). A bare "5551234567" is NOT a phone: ten plain digits are as often an account number,
-  an NPI or an NHS number.
-* UK: "+44" forms (with or without "(0)" and separators), national numbers grouped the usual
-  ways (020 7946 0958, 0161 496 0000, 01632 960123, 07700 900123) and an unseparated mobile
-  "07700900123" (eleven digits starting 07 are specific enough).
-* An NHS number written 3-3-4 also looks like a US phone. `nhs_number` runs first and claims it
-  only when its check digit is right, so about 1 in 11 US phone numbers is reported as
-  `nhs_number` instead of `phone`; it is found and redacted either way.
+Spans of different detectors that overlap are merged and redacted as one (the union, so nothing is
+left half visible); the marker names the detector of the longest of them.
+
+Names (`redact_free_text`, `scan_row_names`, `KnownNames.redact`) are found word by word on folded
+text (see `ingest.pii.names`), again only in rows a vectorised word lookup marks as candidates.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
+import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
+import re2
+from stdnum import luhn
+from stdnum.gb import nhs
+from stdnum.us import ssn
 
 from ingest.pii._arrow import ArrayLike, as_utf8
-from ingest.pii.checksums import luhn_valid, luhn_valid_array, nhs_number_valid, nhs_number_valid_array
+from ingest.pii.names import COMPOUND, HONORIFICS, compound_forms, find_names, fold, name_forms, names_forms
 
-# The order is the precedence in `scan` (first hit wins) and the order `redact` applies them in:
-# emails first because they may contain digits, checksum detectors before phone because their
-# shapes overlap and the checksum is the stronger evidence.
+if TYPE_CHECKING:
+    from ingest.pii.known_names import KnownNames
+
+# The order is the precedence in `scan` (the first class found in a row labels it).
 DETECTOR_NAMES: tuple[str, ...] = ("email", "ssn", "nhs_number", "card_number", "phone", "date_of_birth")
+NAME = "name"
 
-# Bodies are shared by RE2 and Python's re, so: ASCII classes only, non-capturing groups only
-# (extract_regex refuses unnamed groups), no look-around, no backreferences.
-_EMAIL = r"[A-Za-z0-9._%+\-]+@(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,}"
+# National numbers without "+" are read as numbers of these regions (the feeds' countries).
+PHONE_REGIONS: tuple[str, ...] = ("US", "GB")
 
-# Area 001-899 except 666, group 01-99, serial 0001-9999: never-issued numbers are test data.
-_SSN_AREA = r"(?:00[1-9]|0[1-9][0-9]|[1-5][0-9]{2}|6[0-57-9][0-9]|66[0-57-9]|[78][0-9]{2})"
-_SSN_GROUP = r"(?:0[1-9]|[1-9][0-9])"
-_SSN_SERIAL = r"(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
-# Unseparated nine digits are not matched: far too many other identifiers have that shape.
-_SSN = "|".join(f"{_SSN_AREA}{sep}{_SSN_GROUP}{sep}{_SSN_SERIAL}" for sep in ("-", " "))
+_MONTH_WORD = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_MONTHS = {name: number for number, names in enumerate(
+    (("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
+     ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+     ("dec", "december")), start=1) for name in names}  # fmt: skip
 
-_NHS = r"[0-9]{3}[ \-]?[0-9]{3}[ \-]?[0-9]{4}"
-# Issuer prefixes 2-6 cover Mastercard 2-series, Amex/Diners/JCB, Visa, Mastercard, Discover/
-# Maestro/UnionPay; other leading digits are not payment cards and would only add false hits.
-_CARD = r"[2-6](?:[ \-]?[0-9]){12,18}"
+# --- stage 1: the prefilter ----------------------------------------------------------------------
 
-_PHONE = "|".join(
+_CANDIDATE = "|".join(
     (
-        r"(?:\+1[ .\-]?|1[ .\-])?(?:\([2-9][0-9]{2}\)[ .\-]?|[2-9][0-9]{2}[ .\-])[0-9]{3}[ .\-][0-9]{4}",
-        r"\+1[ .\-]?[2-9][0-9]{9}",
-        r"\+44[ \-]?(?:\(0\)[ \-]?)?[1-9][0-9]{1,3}[ \-]?[0-9]{3,4}[ \-]?[0-9]{3,4}",
-        r"0[1-9][0-9][ \-][0-9]{4}[ \-]?[0-9]{4}",
-        r"0[1-9][0-9]{2}[ \-][0-9]{3}[ \-]?[0-9]{4}",
-        r"0[1-9][0-9]{3}[ \-][0-9]{3}[ \-]?[0-9]{3}",
-        r"07[0-9]{9}",
+        r"@",
+        r"\+ ?[0-9]",
+        r"[0-9]{7}",
+        r"[0-9][ ./\-()]{1,3}[0-9]+[ ./\-)]{1,3}[0-9]{2}",
+        r"[0-9]{3}[ .\-][0-9]{3}",
+        rf"(?i){_MONTH_WORD}\.?,? [0-9]",
+        rf"(?i)[0-9](?:st|nd|rd|th)?[ \-](?:of )?{_MONTH_WORD}",
     )
 )
 
-_DAY = r"(?:0?[1-9]|[12][0-9]|3[01])"
-_MONTH = r"(?:0?[1-9]|1[0-2])"
+# --- stage 2: the checks -------------------------------------------------------------------------
+
+_B = r"(?:^|[^0-9A-Za-z])"  # a boundary, consumed: RE2 has no look-behind
+_EMAIL = re2.compile(
+    r"[\p{L}\p{N}_%+\-](?:[\p{L}\p{N}._%+\-]*[\p{L}\p{N}_%+\-])?"
+    r"@(?:[\p{L}\p{N}](?:[\p{L}\p{N}\-]*[\p{L}\p{N}])?\.)+\p{L}{2,}"
+)
+_SSN = re2.compile(_B + "(" + "|".join(rf"[0-9]{{3}}{s}[0-9]{{2}}{s}[0-9]{{4}}" for s in ("-", " ", r"\.")) + ")")
+_NHS = re2.compile(_B + "(" + "|".join(rf"[0-9]{{3}}{s}[0-9]{{3}}{s}[0-9]{{4}}" for s in ("-", " ", "")) + ")")
+_CARD = re2.compile(
+    _B
+    + "("
+    + "|".join(
+        [rf"[0-9]{{4}}{s}[0-9]{{4}}{s}[0-9]{{4}}{s}[0-9]{{4}}(?:{s}[0-9]{{1,3}})?" for s in ("-", " ")]
+        + [rf"[0-9]{{4}}{s}[0-9]{{6}}{s}[0-9]{{4,5}}" for s in ("-", " ")]
+        + [r"[0-9]{13,19}"]
+    )
+    + ")"
+)
+# Shapes of fictional-range numbers libphonenumber rejects as invalid (kept from the first detector).
+_PHONE_SHAPES = re2.compile(
+    _B
+    + "("
+    + "|".join(
+        (
+            r"(?:\+1[ .\-]?|1[ .\-])?(?:\([2-9][0-9]{2}\)[ .\-]?|[2-9][0-9]{2}[ .\-])[0-9]{3}[ .\-][0-9]{4}",
+            r"\+1[ .\-]?[2-9][0-9]{9}",
+            r"\+44[ \-]?(?:\(0\)[ \-]?)?[1-9][0-9]{1,3}[ \-]?[0-9]{3,4}[ \-]?[0-9]{3,4}",
+            r"0[1-9][0-9][ \-][0-9]{4}[ \-]?[0-9]{4}",
+            r"0[1-9][0-9]{2}[ \-][0-9]{3}[ \-]?[0-9]{4}",
+            r"0[1-9][0-9]{3}[ \-][0-9]{3}[ \-]?[0-9]{3}",
+            r"07[0-9]{9}",
+        )
+    )
+    + ")"
+)
+_PHONE_LEFT = re2.compile(r"\+ ?[0-9]|[0-9][0-9 ().\-]{5,}[0-9]")
+_ISO = re2.compile(
+    _B
+    + r"(([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
+    + r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+\-][0-9]{2}:?[0-9]{2})?)?)"
+)
+_ISO_SLASH = re2.compile(_B + r"(([0-9]{4})/([0-9]{1,2})/([0-9]{1,2}))")
+_NUMERIC = re2.compile(
+    _B + "(" + "|".join(rf"([0-9]{{1,2}}){s}([0-9]{{1,2}}){s}([0-9]{{4}}|[0-9]{{2}})" for s in ("/", r"\.", "-")) + ")"
+)
+_DAY_MONTH = re2.compile(
+    rf"(?i){_B}(([0-9]{{1,2}})(?:st|nd|rd|th)?(?: of)?[ \-]({_MONTH_WORD})\.?,?[ \-]([0-9]{{4}}|'?[0-9]{{2}}))"
+)
+_MONTH_DAY = re2.compile(rf"(?i){_B}(({_MONTH_WORD})\.? ([0-9]{{1,2}})(?:st|nd|rd|th)?,? ([0-9]{{4}}))")
+
+# Issuer identification number ranges: (first digits low, high, allowed lengths).
+_ISSUERS: tuple[tuple[int, int, tuple[int, ...]], ...] = (
+    (4, 4, (13, 16, 19)),  # Visa
+    (51, 55, (16,)),  # Mastercard
+    (2221, 2720, (16,)),  # Mastercard 2-series
+    (34, 34, (15,)),  # American Express
+    (37, 37, (15,)),
+    (6011, 6011, (16, 17, 18, 19)),  # Discover
+    (644, 649, (16, 17, 18, 19)),
+    (65, 65, (16, 17, 18, 19)),
+    (300, 305, (14, 15, 16, 17, 18, 19)),  # Diners Club
+    (36, 36, (14, 15, 16, 17, 18, 19)),
+    (38, 39, (16, 17, 18, 19)),
+    (3528, 3589, (16, 17, 18, 19)),  # JCB
+    (62, 62, (16, 17, 18, 19)),  # UnionPay
+    (5018, 5018, (12, 13, 14, 15, 16, 17, 18, 19)),  # Maestro
+    (5020, 5020, (12, 13, 14, 15, 16, 17, 18, 19)),
+    (5038, 5038, (12, 13, 14, 15, 16, 17, 18, 19)),
+    (5893, 5893, (12, 13, 14, 15, 16, 17, 18, 19)),
+    (6304, 6304, (12, 13, 14, 15, 16, 17, 18, 19)),
+    (6759, 6759, (12, 13, 14, 15, 16, 17, 18, 19)),
+    (6761, 6763, (12, 13, 14, 15, 16, 17, 18, 19)),
+)
+
+Span = tuple[int, int, str]
+
+
+def _bounded(pattern: re2._Regexp, text: str) -> list[tuple[int, int, re2._Match]]:
+    """Matches of `_B(candidate)` whose candidate (group 1) is also followed by a boundary.
+
+    The search restarts right after each candidate (not after the consumed boundary), so two
+    candidates separated by one character are both seen.
+    """
+    out = []
+    pos = 0
+    while pos <= len(text):
+        match = pattern.search(text, pos)
+        if match is None:
+            break
+        start, end = match.start(1), match.end(1)
+        if end < len(text) and text[end].isascii() and text[end].isalnum():
+            pos = start + 1  # glued to a digit or letter: not this one, maybe a shorter one later
+            continue
+        out.append((start, end, match))
+        pos = end
+    return out
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+def _card_issuer(digits: str) -> bool:
+    for low, high, lengths in _ISSUERS:
+        width = len(str(low))
+        if len(digits) in lengths and low <= int(digits[:width]) <= high:
+            return True
+    return False
+
+
+def _card(digits: str) -> bool:
+    return _card_issuer(digits) and luhn.is_valid(digits)
+
+
+def _nhs(digits: str) -> bool:
+    # Every repdigit passes mod 11; systems use them as "unknown" placeholders, not someone's number.
+    return digits != digits[0] * 10 and nhs.is_valid(digits)
+
+
+def _ssn(candidate: str) -> bool:
+    return ssn.is_valid(candidate.replace(".", "-").replace(" ", "-"))
+
+
+def _real_date(year: int, month: int, day: int, last_year: int) -> bool:
+    if not 1900 <= year <= last_year:
+        return False
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def _two_digit_year(text: str, this_year: int) -> int:
+    value = int(text.lstrip("'"))
+    # A two-digit year that would be in the future is last century's ("03/04/87" is 1987).
+    return 2000 + value if 2000 + value <= this_year else 1900 + value
+
+
+def _date_spans(text: str, this_year: int) -> list[Span]:
+    spans: list[Span] = []
+    for start, end, m in _bounded(_ISO, text):
+        if _real_date(int(m.group(2)), int(m.group(3)), int(m.group(4)), this_year):
+            spans.append((start, end, "date_of_birth"))
+    for start, end, m in _bounded(_ISO_SLASH, text):
+        if _real_date(int(m.group(2)), int(m.group(3)), int(m.group(4)), this_year):
+            spans.append((start, end, "date_of_birth"))
+    for start, end, m in _bounded(_NUMERIC, text):
+        groups = [g for g in m.groups()[1:] if g is not None]
+        first, second, year_text = int(groups[0]), int(groups[1]), groups[2]
+        year = int(year_text) if len(year_text) == 4 else _two_digit_year(year_text, this_year)
+        if len(year_text) == 2 and "-" in m.group(1):
+            continue  # "12-10-20" is as often a range or a code as a date
+        # DD/MM and MM/DD cannot be told apart in general; either order counts.
+        if _real_date(year, second, first, this_year) or _real_date(year, first, second, this_year):
+            spans.append((start, end, "date_of_birth"))
+    for start, end, m in _bounded(_DAY_MONTH, text):
+        year_text = m.group(4)
+        year = int(year_text) if len(year_text) == 4 else _two_digit_year(year_text, this_year)
+        if _real_date(year, _MONTHS[m.group(3).lower()], int(m.group(2)), this_year):
+            spans.append((start, end, "date_of_birth"))
+    for start, end, m in _bounded(_MONTH_DAY, text):
+        if _real_date(int(m.group(4)), _MONTHS[m.group(2).lower()], int(m.group(3)), this_year):
+            spans.append((start, end, "date_of_birth"))
+    return spans
+
+
+def _phone_spans(text: str, taken: list[Span]) -> list[Span]:
+    # libphonenumber is the slow part: skip it when what is left of the text has no phone-like run.
+    rest = list(text)
+    for start, end, _ in taken:
+        rest[start:end] = " " * (end - start)
+    rest_text = "".join(rest)
+    if not _PHONE_LEFT.search(rest_text):
+        return []
+    spans: list[Span] = [(s, e, "phone") for s, e, _ in _bounded(_PHONE_SHAPES, rest_text)]
+    for region in PHONE_REGIONS:
+        for match in phonenumbers.PhoneNumberMatcher(rest_text, region, leniency=phonenumbers.Leniency.VALID):
+            # A bare run of digits is an account number, an NPI or an NHS number as often as a
+            # phone: only written phones (grouped, or with "+") count.
+            if not match.raw_string.isdigit():
+                spans.append((match.start, match.end, "phone"))
+    return spans
+
+
+def find_pii(text: str, include_dates: bool = True, this_year: int | None = None) -> list[Span]:
+    """(start, end, detector) of every PII value in one text, overlaps merged; see the module doc."""
+    spans: list[Span] = []
+    if "@" in text:
+        spans += [(m.start(), m.end(), "email") for m in _EMAIL.finditer(text)]
+    spans += [(s, e, "ssn") for s, e, _ in _bounded(_SSN, text) if _ssn(text[s:e])]
+    spans += [(s, e, "nhs_number") for s, e, _ in _bounded(_NHS, text) if _nhs(_digits(text[s:e]))]
+    spans += [(s, e, "card_number") for s, e, _ in _bounded(_CARD, text) if _card(_digits(text[s:e]))]
+    if include_dates:
+        spans += _date_spans(text, this_year or date.today().year)
+    spans += _phone_spans(text, spans)
+    return merge_spans(spans)
+
+
+_RANK = {name: rank for rank, name in enumerate((*DETECTOR_NAMES, NAME))}
+
+
+def merge_spans(spans: list[Span]) -> list[Span]:
+    """Overlapping spans as one (their union), labelled by the longest, ties by detector order."""
+    merged: list[Span] = []
+    best: list[tuple[int, int]] = []  # (-length, rank) of the label of each merged span
+    for start, end, label in sorted(spans):
+        key = (start - end, _RANK.get(label, len(_RANK)))
+        if merged and start < merged[-1][1]:
+            m_start, m_end, m_label = merged[-1]
+            if key < best[-1]:
+                m_label, best[-1] = label, key
+            merged[-1] = (m_start, max(m_end, end), m_label)
+        else:
+            merged.append((start, end, label))
+            best.append(key)
+    return merged
+
+
+def apply_spans(text: str, spans: list[Span]) -> str:
+    pieces = []
+    at = 0
+    for start, end, label in spans:
+        pieces.append(text[at:start])
+        pieces.append(f"[REDACTED:{label}]")
+        at = end
+    pieces.append(text[at:])
+    return "".join(pieces)
+
+
+# --- vectorised driving ----------------------------------------------------------------------------
+
+
+def _matches(values: pa.Array, pattern: str) -> pa.Array:
+    return pc.fill_null(pc.match_substring_regex(values, pattern), False)
+
+
+def _candidates(text: pa.Array) -> pa.Array:
+    return _matches(text, _CANDIDATE)
+
+
+def _per_row(text: pa.Array, mask: pa.Array, work: Callable[[str, int], str | None], out_type: pa.DataType) -> pa.Array:
+    """`work(value, row)` on the rows of `mask`; None keeps the row's own value (for str outputs)."""
+    rows = pc.indices_nonzero(mask).to_pylist()
+    values = text.filter(mask).to_pylist()
+    results = [work(value, row) for value, row in zip(values, rows, strict=True)]
+    return pa.array(results, out_type)
+
+
+def scan(values: ArrayLike, *, include_dates: bool = True) -> pa.Array:
+    """Per row, the first detector (in `DETECTOR_NAMES` order) that finds something, else null.
+
+    `include_dates=False` drops `date_of_birth`, for columns that are genuinely dates: any date
+    in free text is treated as possibly a birth date, but a date column is not PII by itself.
+    """
+    text = as_utf8(values)
+    maybe = _candidates(text)
+    if not pc.any(maybe).as_py():
+        return pa.nulls(len(text), pa.string())
+    this_year = date.today().year
+    cache: dict[str, str | None] = {}
+
+    def label(value: str, _row: int) -> str | None:
+        if value not in cache:
+            found = {lab for _, _, lab in find_pii(value, include_dates, this_year)}
+            cache[value] = next((name for name in DETECTOR_NAMES if name in found), None)
+        return cache[value]
+
+    labels = _per_row(text, maybe, label, pa.string())
+    return pc.replace_with_mask(pa.nulls(len(text), pa.string()), maybe, labels)
+
+
+def redact(values: ArrayLike, *, include_dates: bool = True) -> pa.Array:
+    """Free text with every detector hit replaced by "[REDACTED:<detector>]"; nulls stay null."""
+    return redact_free_text(values, include_dates=include_dates, names=False)
+
+
+_MAX_REDACT_PASSES = 4
+
+
+def redact_free_text(
+    values: ArrayLike,
+    own_names: Sequence[ArrayLike] | RowNameKeys | None = None,
+    known_names: KnownNames | None = None,
+    *,
+    include_dates: bool = True,
+    names: bool = True,
+) -> pa.Array:
+    """Free text as it may be stored: every detector hit, the row's own name (`own_names`: the
+    row's name columns or their `row_name_keys`), names `known_names` knows and honorific + name,
+    each replaced by its marker, span by span (the rest of the text is kept)."""
+    text = as_utf8(values)
+    if len(text) == 0:
+        return text
+    keys = None
+    if own_names is not None and names:
+        keys = own_names if isinstance(own_names, RowNameKeys) else RowNameKeys.build(own_names, len(text))
+        if keys.length != len(text) and keys.keys:
+            raise ValueError(f"name column has {keys.length} rows, values have {len(text)}")
+    this_year = date.today().year
+    is_known = known_names.is_name if known_names is not None else None
+    pending = _candidates(text)
+    name_rows = _name_candidates(text, keys, known_names) if names else None
+    for _ in range(_MAX_REDACT_PASSES):
+        todo = pc.or_(pending, name_rows) if name_rows is not None else pending
+        if not pc.any(todo).as_py():
+            break
+        pii_rows = set(pc.indices_nonzero(pending).to_pylist())
+
+        def one(value: str, row: int, pii_rows: set[int] = pii_rows) -> str:
+            spans = find_pii(value, include_dates, this_year) if row in pii_rows else []
+            if names:
+                own = keys.forms(row) if keys is not None else frozenset()
+                spans += [(s, e, NAME) for s, e in find_names(value, own, is_known)]
+            return apply_spans(value, merge_spans(spans)) if spans else value
+
+        before = text.filter(todo)
+        after = _per_row(text, todo, one, text.type)
+        text = pc.replace_with_mask(text, todo, after)
+        changed = pc.fill_null(pc.not_equal(after, before), False)
+        # Redacting can expose a hit a glued-on digit hid ("1980-02-29+44 7700 900123"), so changed
+        # rows are looked at again (numbers only: a name found once is gone).
+        changed_rows = pc.replace_with_mask(_constant(False, len(text)), todo, changed)
+        pending = pc.and_(changed_rows, _candidates(text))
+        name_rows = None
+    return text
+
+
+def redact_names(
+    values: ArrayLike, own_names: Sequence[ArrayLike] | RowNameKeys | None = None, known_names: KnownNames | None = None
+) -> pa.Array:
+    """Names only (own, known, honorific), as `KnownNames.redact` does."""
+    text = as_utf8(values)
+    keys = None
+    if own_names is not None:
+        keys = own_names if isinstance(own_names, RowNameKeys) else RowNameKeys.build(own_names, len(text))
+    rows = _name_candidates(text, keys, known_names)
+    if not pc.any(rows).as_py():
+        return text
+    is_known = known_names.is_name if known_names is not None else None
+
+    def one(value: str, row: int) -> str:
+        own = keys.forms(row) if keys is not None else frozenset()
+        spans = [(s, e, NAME) for s, e in find_names(value, own, is_known)]
+        return apply_spans(value, spans) if spans else value
+
+    return pc.replace_with_mask(text, rows, _per_row(text, rows, one, text.type))
+
+
+def contains_pii(text: str, known_names: KnownNames | None = None) -> str | None:
+    """The class of the first PII found in a short string (a CSV header cell, a file name), or None.
+
+    Besides the detectors, a known name (as a word, `KnownNames`) or an honorific + name is "name".
+    """
+    found = {label for _, _, label in find_pii(text)}
+    for name in DETECTOR_NAMES:
+        if name in found:
+            return name
+    if find_names(text, frozenset(), known_names.is_name if known_names is not None else None):
+        return NAME
+    return None
+
+
+def _constant(value: bool, length: int) -> pa.Array:
+    return pc.fill_null(pa.nulls(length, pa.bool_()), value)
 
 
 def _year_pattern(last: int) -> str:
-    """1900..`last` as a regex, so "born 2087" or "in 1066" is not a date of birth."""
+    """1900..`last` as a regex (kept for callers that filter years in Arrow)."""
     last = min(max(last, 2000), 2099)
     tens, units = divmod(last - 2000, 10)
     parts = ["19[0-9]{2}", f"20{tens}[0-{units}]"]
@@ -86,280 +464,23 @@ def _year_pattern(last: int) -> str:
     return "(?:" + "|".join(parts) + ")"
 
 
-def _date_pattern(last_year: int) -> str:
-    year = _year_pattern(last_year)
-    iso = rf"{year}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
-    # DD/MM and MM/DD cannot be told apart in general; either order counts.
-    slashed = rf"(?:{_DAY}/{_MONTH}|{_MONTH}/{_DAY})/{year}"
-    return f"{iso}|{slashed}"
+# --- names ------------------------------------------------------------------------------------------
+
+# Words are split on anything but letters and combining marks (NFD text keeps its marks in the word).
+_NON_WORD = r"[^\p{L}\p{M}]+"
+_HONORIFIC = r"(?i)(?:^|[^\p{L}])(?:" + "|".join(sorted(HONORIFICS)) + r")\.? +\p{Lu}"
 
 
-@dataclass(frozen=True)
-class _Detector:
-    name: str
-    body: str
-    digit_bounded: bool = True
-    # Check digits: over an array of bare digit strings (bulk) and over one string (fallback).
-    check_array: Callable[[pa.Array], pa.Array] | None = None
-    check_one: Callable[[str], bool] | None = None
+def _row_words(text: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Every lower-case word of every value, and the row it came from.
 
-    @property
-    def token(self) -> str:
-        return f"[REDACTED:{self.name}]"
-
-    @cached_property
-    def search(self) -> str:
-        """RE2: the value contains a candidate (consuming boundaries is harmless for a yes/no)."""
-        return f"(?:^|[^0-9A-Za-z])(?:{self.body})(?:[^0-9A-Za-z]|$)" if self.digit_bounded else self.body
-
-    @cached_property
-    def replace(self) -> str:
-        """RE2 for replace_substring_regex: boundary characters captured so they can be put back."""
-        return f"(^|[^0-9A-Za-z])(?:{self.body})([^0-9A-Za-z]|$)" if self.digit_bounded else self.body
-
-    @cached_property
-    def whole(self) -> str:
-        """RE2: the value is one candidate, give or take surrounding whitespace."""
-        return rf"^\s*(?:{self.body})\s*$"
-
-    @cached_property
-    def whole_replace(self) -> str:
-        return rf"^(\s*)(?:{self.body})(\s*)$"
-
-    @cached_property
-    def split(self) -> str:
-        """RE2 for extract_regex: the value cut around its leftmost candidate.
-
-        `pre` is lazy twice over (`??` and `.*?`): with a greedy `?` RE2 would prefer a non-empty
-        `pre` and skip a candidate at the very start of the value.
-        """
-        return rf"(?s)^(?P<pre>(?:.*?[^0-9A-Za-z])??)(?P<candidate>{self.body})(?P<post>(?:[^0-9A-Za-z].*)?)$"
-
-    @cached_property
-    def python(self) -> re.Pattern[str]:
-        return re.compile(f"(?<![0-9A-Za-z])(?:{self.body})(?![0-9A-Za-z])")
-
-
-def _detectors(include_dates: bool) -> tuple[_Detector, ...]:
-    # The year bound moves with the calendar, so it is read per call rather than at import.
-    return _detectors_for(include_dates, date.today().year)
-
-
-@lru_cache(maxsize=8)
-def _detectors_for(include_dates: bool, year: int) -> tuple[_Detector, ...]:
-    detectors = (
-        _Detector("email", _EMAIL, digit_bounded=False),
-        _Detector("ssn", _SSN),
-        _Detector("nhs_number", _NHS, check_array=nhs_number_valid_array, check_one=nhs_number_valid),
-        _Detector("card_number", _CARD, check_array=luhn_valid_array, check_one=luhn_valid),
-        _Detector("phone", _PHONE),
-        _Detector("date_of_birth", _date_pattern(year)),
-    )
-    assert tuple(d.name for d in detectors) == DETECTOR_NAMES
-    return detectors if include_dates else detectors[:-1]
-
-
-def _any_pattern(detectors: Sequence[_Detector]) -> str:
-    # One RE2 pass decides which rows need any further look; in most columns that is almost none.
-    return "|".join(f"(?:{d.search})" for d in detectors)
-
-
-def _matches(values: pa.Array, pattern: str) -> pa.Array:
-    return pc.fill_null(pc.match_substring_regex(values, pattern), False)
-
-
-def _constant(value: bool, length: int) -> pa.Array:
-    return pc.fill_null(pa.nulls(length, pa.bool_()), value)
-
-
-def scan(values: ArrayLike, *, include_dates: bool = True) -> pa.Array:
-    """Per row, the name of the first detector (in `DETECTOR_NAMES` order) that fires, else null.
-
-    `include_dates=False` drops `date_of_birth`, for columns that are genuinely dates: any date
-    in free text is treated as possibly a birth date, but a date column is not PII by itself.
+    Splitting on plain spaces and regex-splitting only the words with anything but letters left in
+    them is several times faster than a regex over all the text.
     """
-    text = as_utf8(values)
-    detectors = _detectors(include_dates)
-    maybe = _matches(text, _any_pattern(detectors))
-    rows = text.filter(maybe)
-    none = pa.scalar(None, pa.string())
-    labels = [pc.if_else(_hits(rows, d), pa.scalar(d.name, pa.string()), none) for d in detectors]
-    first = pc.coalesce(*labels) if labels else pa.nulls(len(rows), pa.string())
-    return pc.replace_with_mask(pa.nulls(len(text), pa.string()), maybe, first)
-
-
-def redact(values: ArrayLike, *, include_dates: bool = True) -> pa.Array:
-    """Free text with every detector hit replaced by "[REDACTED:<detector>]"; nulls stay null.
-
-    Hits are what `scan` reports, including the check digits: a 10-digit number that is not a
-    valid NHS number (and not a phone) is left alone rather than over-redacted. Redacting can
-    expose a hit that a glued-on digit hid, so rows are redacted until nothing changes: the result
-    holds nothing `scan` would flag.
-    """
-    text = as_utf8(values)
-    detectors = _detectors(include_dates)
-    pending = _matches(text, _any_pattern(detectors))
-    for _ in range(_MAX_REDACT_PASSES):
-        rows = text.filter(pending)
-        for detector in detectors:
-            if detector.check_array is not None:
-                _, rows = _walk(rows, detector, redact=True)
-            else:
-                rows = _replace_hits(rows, detector)
-        changed = pc.fill_null(pc.not_equal(rows, text.filter(pending)), False)
-        text = pc.replace_with_mask(text, pending, rows)
-        # A hit glued to a digit is not a hit ("1980-02-29+44 7700 900123" holds no phone) until
-        # its neighbour is redacted and the digit goes away, so changed rows are looked at again.
-        pending = pc.replace_with_mask(_constant(False, len(text)), pending, changed)
-        if not pc.any(pending).as_py():
-            break
-    return text
-
-
-_MAX_REDACT_PASSES = 4
-
-
-def _replace_hits(values: pa.Array, detector: _Detector) -> pa.Array:
-    # A match pass is cheaper than a replace pass, and most rows hold no hit of a given detector.
-    hit = _matches(values, detector.search)
-    if not pc.any(hit).as_py():
-        return values
-    rows = values.filter(hit)
-    if detector.digit_bounded:
-        # The trailing boundary character is consumed, so of two hits separated by a single
-        # character the second is skipped; a second pass catches exactly those.
-        for _ in range(2):
-            rows = pc.replace_substring_regex(rows, detector.replace, rf"\1{detector.token}\2")
-    else:
-        rows = pc.replace_substring_regex(rows, detector.body, detector.token)
-    return pc.replace_with_mask(values, hit, rows)
-
-
-def _hits(values: pa.Array, detector: _Detector) -> pa.Array:
-    if detector.check_array is None:
-        return _matches(values, detector.search)
-    found, _ = _walk(values, detector, redact=False)
-    return found
-
-
-# Candidates are checked leftmost first, one per round, all rows at once; a round costs a few
-# kernels over the rows still holding candidates. Rows with more than this many go to Python.
-_MAX_ROUNDS = 4
-
-
-def _digits(candidates: pa.Array) -> pa.Array:
-    # Candidate bodies hold only digits, spaces and dashes; literal replaces are ~3x cheaper than
-    # a regex over a column of candidates.
-    return pc.replace_substring(pc.replace_substring(candidates, " ", ""), "-", "")
-
-
-def _walk(values: pa.Array, detector: _Detector, *, redact: bool) -> tuple[pa.Array, pa.Array]:
-    """For a checksum detector: (row has a valid candidate, text with valid ones redacted if asked).
-
-    A value that is one candidate and nothing else (an identifier column: the case with the most
-    candidates) is checked directly; other values are walked candidate by candidate.
-    """
-    check = detector.check_array
-    assert check is not None
-    found = _constant(False, len(values))
-    whole = _matches(values, detector.whole)
-    if pc.any(whole).as_py():
-        subset = values.filter(whole)
-        valid = check(_digits(pc.utf8_trim_whitespace(subset)))
-        found = pc.replace_with_mask(found, whole, valid)
-        if redact:
-            redacted = pc.replace_substring_regex(subset, detector.whole_replace, rf"\1{detector.token}\2")
-            values = pc.replace_with_mask(values, whole, pc.if_else(valid, redacted, subset))
-    # Whole values are done, valid or not; an invalid one must not be walked again.
-    partial = pc.and_(_matches(values, detector.search), pc.invert(whole))
-    if not pc.any(partial).as_py():
-        return found, values
-    found_partial, walked = _walk_candidates(values.filter(partial), detector, redact=redact)
-    found = pc.replace_with_mask(found, partial, found_partial)
-    return found, pc.replace_with_mask(values, partial, walked) if redact else values
-
-
-def _walk_candidates(values: pa.Array, detector: _Detector, *, redact: bool) -> tuple[pa.Array, pa.Array]:
-    """`_walk` for values that all hold at least one candidate somewhere in longer text.
-
-    Each row is split into done | rest. A round cuts rest around its leftmost candidate, checks it,
-    appends pre + (token or candidate) to done and continues on post, so an invalid candidate is
-    kept verbatim and never looked at again.
-    """
-    check = detector.check_array
-    assert check is not None
-    rest = values
-    done = pc.utf8_slice_codeunits(rest, 0, 0)  # "" per row, same string type as rest
-    found = _constant(False, len(rest))
-    live = _constant(True, len(rest))
-    for _ in range(_MAX_ROUNDS):
-        if not pc.any(live).as_py():
-            break
-        parts = pc.extract_regex(rest.filter(live), detector.split)
-        pre, candidate, post = (pc.struct_field(parts, name) for name in ("pre", "candidate", "post"))
-        valid = check(_digits(candidate))
-        found = pc.replace_with_mask(found, live, pc.or_(found.filter(live), valid))
-        if redact:
-            piece = pc.if_else(valid, pa.scalar(detector.token, candidate.type), candidate)
-            done = pc.replace_with_mask(done, live, pc.binary_join_element_wise(done.filter(live), pre, piece, ""))
-        rest = pc.replace_with_mask(rest, live, post)
-        more = _matches(post, detector.search)
-        # Scanning only needs one valid candidate per row; redacting needs all of them.
-        live = pc.replace_with_mask(live, live, more if redact else pc.and_(more, pc.invert(valid)))
-    if pc.any(live).as_py():
-        found, rest = _walk_in_python(rest, found, live, detector, redact=redact)
-    return found, pc.binary_join_element_wise(done, rest, "") if redact else values
-
-
-def _walk_in_python(
-    rest: pa.Array, found: pa.Array, live: pa.Array, detector: _Detector, *, redact: bool
-) -> tuple[pa.Array, pa.Array]:
-    check = detector.check_one
-    assert check is not None
-    hits: list[bool] = []
-    texts: list[str] = []
-
-    def keep_or_redact(match: re.Match[str]) -> str:
-        if not check(re.sub("[^0-9]", "", match.group())):
-            return match.group()
-        hits[-1] = True
-        return detector.token if redact else match.group()
-
-    for value in rest.filter(live).to_pylist():
-        hits.append(False)
-        texts.append(detector.python.sub(keep_or_redact, value))
-    found = pc.replace_with_mask(found, live, pc.or_(found.filter(live), pa.array(hits, pa.bool_())))
-    return found, pc.replace_with_mask(rest, live, pa.array(texts, rest.type))
-
-
-# Letters (with their combining marks) and digits in any script make up words; anything else
-# separates them, so "Smith," and "Smith-Jones" both contain the word "smith".
-_NON_WORD = r"[^\p{L}\p{M}\p{N}]+"
-_MIN_NAME_LENGTH = 3
-
-
-def _word_form(values: pa.Array) -> pa.Array:
-    """Lowercase words joined by single spaces: whole-word containment becomes " w " in " text "."""
-    lowered = pc.utf8_lower(values)
-    # Most values (a first or last name) are one word already: only the others need the rewrite.
-    messy = pc.invert(pc.fill_null(pc.utf8_is_alnum(lowered), True))
-    if not pc.any(messy).as_py():
-        return lowered
-    rewritten = pc.utf8_trim(pc.replace_substring_regex(lowered.filter(messy), _NON_WORD, " "), " ")
-    return pc.replace_with_mask(lowered, messy, rewritten)
-
-
-def _words(values: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Every lowercase word of every value, and the row each came from.
-
-    Splitting on plain spaces and regex-splitting only the words with anything but letters and
-    digits left in them (punctuation, tabs, the "" between double spaces) is several times faster
-    than a regex over all the text: RE2 rewrites are slow when every value has many matches.
-    """
-    lists = pc.split_pattern(pc.utf8_lower(values), " ")
+    lists = pc.split_pattern(pc.utf8_lower(text), " ")
     word = pc.list_flatten(lists)
     owner = pc.list_parent_indices(lists)
-    plain = pc.utf8_is_alnum(word)
+    plain = pc.fill_null(pc.utf8_is_alpha(word), False)
     if pc.all(plain).as_py():
         return word, owner
     messy = pc.invert(plain)
@@ -370,35 +491,70 @@ def _words(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     )
 
 
+def _rows_with_words(text: pa.Array, wanted: Callable[[str], bool]) -> pa.Array:
+    """Rows holding a word (split on non-letters, folded) for which `wanted` is true.
+
+    Each distinct word is folded and judged once; the rows are then found by a vectorised lookup.
+    """
+    word, owner = _row_words(text)
+    if len(word) == 0:
+        return _constant(False, len(text))
+    distinct = pc.unique(word)
+    hits = [w for w in distinct.to_pylist() if w and len(w) >= 2 and wanted(fold(w))]
+    if not hits:
+        return _constant(False, len(text))
+    rows = pc.unique(owner.filter(pc.is_in(word, value_set=pa.array(hits, word.type))))
+    return (
+        pc.fill_null(pc.scatter(_constant(True, len(rows)), rows, max_index=len(text) - 1), False)
+        if len(text)
+        else _constant(False, 0)
+    )
+
+
+def _name_candidates(text: pa.Array, keys: RowNameKeys | None, known_names: KnownNames | None) -> pa.Array:
+    rows = _matches(text, _HONORIFIC)
+    wanted: list[Callable[[str], bool]] = []
+    if keys is not None and keys.all_forms:
+        wanted.append(keys.all_forms.__contains__)
+    if known_names is not None and known_names.tokens:
+        wanted.append(known_names.is_name)
+    if wanted:
+        rows = pc.or_(rows, _rows_with_words(text, lambda w: any(f(w) for f in wanted)))
+    return rows
+
+
 @dataclass(frozen=True)
 class RowNameKeys:
-    """Per name column: the word each row's text must contain, whether that is only the last word of
-    a multi-word name ("de la cruz", "o brien" from O'Brien), and the whole name in word form.
+    """The row's own name columns, prepared once per batch for every column scanned for them.
 
-    Built once per batch by `row_name_keys` and shared by every column scanned for the row's own name.
+    `all_forms` (every folded form of every name of the batch) finds candidate rows in one
+    vectorised lookup; a candidate row's own forms are computed when it is looked at.
     """
 
     length: int
-    keys: tuple[tuple[pa.Array, pa.Array, pa.Array], ...]
-    all_keys: pa.Array | None  # the distinct keys of every name column
+    keys: tuple[pa.Array, ...]  # the name columns
+    all_forms: frozenset[str]
 
     @classmethod
     def build(cls, names: Sequence[ArrayLike], length: int | None = None) -> RowNameKeys:
-        keys = []
+        columns = []
         for column in names:
-            name = _word_form(as_utf8(column))
-            if length is not None and len(name) != length:
-                raise ValueError(f"name column has {len(name)} rows, values have {length}")
-            length = len(name)
-            usable = pc.fill_null(pc.greater_equal(pc.utf8_length(name), _MIN_NAME_LENGTH), False)
-            phrase = pc.fill_null(pc.and_(usable, pc.match_substring(name, " ")), False)
-            key = pc.if_else(usable, name, pa.scalar(None, name.type))
-            if pc.any(phrase).as_py():
-                last_word = pc.struct_field(pc.extract_regex(name.filter(phrase), r"(?P<last>[^ ]+)$"), "last")
-                key = pc.replace_with_mask(key, phrase, last_word)
-            keys.append((key, phrase, name))
-        all_keys = pc.unique(pa.concat_arrays([key.cast(pa.string()) for key, _, _ in keys])) if keys else None
-        return cls(length or 0, tuple(keys), all_keys)
+            values = as_utf8(column)
+            if length is not None and len(values) != length:
+                raise ValueError(f"name column has {len(values)} rows, values have {length}")
+            length = len(values)
+            columns.append(values)
+        distinct = [pc.unique(column).to_pylist() for column in columns]
+        all_forms = names_forms(v for values in distinct for v in values)
+        return cls(length or 0, tuple(columns), all_forms)
+
+    def forms(self, row: int) -> frozenset[str]:
+        out: frozenset[str] = frozenset()
+        for column in self.keys:
+            value = column[row].as_py()
+            if value:
+                out |= name_forms(value)
+        return out
 
 
 def row_name_keys(names: Sequence[ArrayLike]) -> RowNameKeys:
@@ -406,40 +562,44 @@ def row_name_keys(names: Sequence[ArrayLike]) -> RowNameKeys:
 
 
 def scan_row_names(values: ArrayLike, names: Sequence[ArrayLike] | RowNameKeys) -> pa.BooleanArray:
-    """True where a value contains, as whole words and ignoring case, the same row's value of any
-    of `names` (e.g. first and last name): the row's own person leaking into another column.
-
-    `names` are the name columns, or their `row_name_keys` when several columns are scanned. Names
-    shorter than three characters are ignored ("Al", "Li" match too much text). Null values give False.
+    """True where a value contains, as a word (case- and accent-insensitive), any form of the same
+    row's value of any of `names` (e.g. first and last name): the row's own person leaking into
+    another column. Name particles ("de", "la", "van") alone do not count. Null values give False.
     """
     text = as_utf8(values)
     length = len(text)
-    hit = _constant(False, length)
     if isinstance(names, RowNameKeys):
         prepared = names
         if prepared.keys and prepared.length != length:
             raise ValueError(f"name column has {prepared.length} rows, values have {length}")
     else:
         prepared = RowNameKeys.build(names, length)
-    if not prepared.keys or length == 0:
-        return hit
+    if not prepared.keys or length == 0 or not prepared.all_forms:
+        return _constant(False, length)
+    rows = _rows_with_words(text, prepared.all_forms.__contains__)
+    if not pc.any(rows).as_py():
+        return rows
 
-    word, owner = _words(text)
-    # Most words are no one's name: keep only words equal to some key before the per-row test.
-    candidate = pc.is_in(word, value_set=prepared.all_keys.cast(word.type))
-    word, owner = word.filter(candidate), owner.filter(candidate)
-    if len(word) == 0:
-        return hit
-    for key, phrase, name in prepared.keys:
-        # Compare each remaining word with its own row's key, all rows at once.
-        same = pc.fill_null(pc.equal(word, pc.take(key.cast(word.type), owner)), False)
-        rows = pc.unique(owner.filter(same))
-        has_key = pc.fill_null(pc.scatter(_constant(True, len(rows)), rows, max_index=length - 1), False)
-        hit = pc.or_(hit, pc.and_(has_key, pc.invert(phrase)))
-        # A multi-word name whose last word is present still needs the phrase in order; rare.
-        todo = pc.and_(pc.and_(has_key, phrase), pc.invert(hit))
-        if pc.any(todo).as_py():
-            pairs = zip(_word_form(text.filter(todo)).to_pylist(), name.filter(todo).to_pylist(), strict=True)
-            found = [value is not None and f" {who} " in f" {value} " for value, who in pairs]
-            hit = pc.replace_with_mask(hit, todo, pa.array(found, pa.bool_()))
-    return hit
+    def own(value: str, row: int) -> bool:
+        forms = prepared.forms(row)
+        return any(f in forms for m in COMPOUND.finditer(value) for f in compound_forms(m.group()))
+
+    found = _per_row(text, rows, own, pa.bool_())
+    return pc.replace_with_mask(rows, rows, found)
+
+
+__all__ = [
+    "DETECTOR_NAMES",
+    "NAME",
+    "PHONE_REGIONS",
+    "RowNameKeys",
+    "contains_pii",
+    "find_pii",
+    "name_forms",
+    "redact",
+    "redact_free_text",
+    "redact_names",
+    "row_name_keys",
+    "scan",
+    "scan_row_names",
+]

@@ -5,21 +5,27 @@ patients file, maybe of last week. The loader keeps an HMAC token of every name 
 (`audit.name_tokens`; as safe as identifier tokens: useless without the key) and redacts any word
 of a free-text column whose token is known. Common words that are also surnames ("day", "white")
 are over-redacted in free text; that is the safe side.
+
+Tokens are of *folded* forms (`ingest.pii.names.fold`: NFKD, marks dropped, casefold), and learning
+records every form a name is known by (`name_forms`: "O'Brien-Smith" gives "obrien", "brien",
+"smith", "obriensmith"), so a name learnt from "Zoë Ångström" last week matches "ZOE ANGSTROM" today.
+For ASCII words the folded form is the lower-case form, so tokens saved before folding existed
+still match; accented names learnt before then are re-learnt in their folded form on their next load.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest.pii._arrow import ArrayLike, as_utf8
 from ingest.pii.keys import PseudonymKey
+from ingest.pii.names import fold, name_forms
 
-WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)  # letters only, three or more
 REDACTED_NAME = "[REDACTED:name]"
 
 
@@ -28,41 +34,38 @@ class KnownNames:
     key: PseudonymKey
     tokens: set[str] = field(default_factory=set)
     pending: set[str] = field(default_factory=set)  # learnt this run, not yet saved
-    _verdicts: dict[str, bool] = field(default_factory=dict)
+    _verdicts: dict[str, bool] = field(default_factory=dict)  # folded form -> is a known name
 
-    def _token(self, word: str) -> str:
-        return hmac.new(self.key.key, b"name:" + word.lower().encode(), hashlib.sha256).hexdigest()
+    def token_for(self, word: str) -> str:
+        """The keyed token of a name word, of its folded form (so it is the same in every run)."""
+        return hmac.new(self.key.key, b"name:" + fold(word).encode(), hashlib.sha256).hexdigest()
 
-    def learn(self, names: pa.Array) -> None:
-        for value in pc.unique(pc.drop_null(names)).to_pylist():
-            for word in WORD.findall(value):
-                token = self._token(word)
+    _token = token_for  # the name earlier callers used
+
+    def learn(self, names: ArrayLike) -> None:
+        for value in pc.unique(pc.drop_null(as_utf8(names))).to_pylist():
+            for form in name_forms(value):
+                if self._verdicts.get(form):
+                    continue
+                token = self.token_for(form)
+                self._verdicts[form] = True
                 if token not in self.tokens:
                     self.tokens.add(token)
                     self.pending.add(token)
-                    self._verdicts[word.lower()] = True
 
-    def _is_name(self, word: str) -> bool:
-        lowered = word.lower()
-        verdict = self._verdicts.get(lowered)
+    def is_name(self, form: str) -> bool:
+        """Whether a folded word is a known name; each distinct word is hashed once per run."""
+        verdict = self._verdicts.get(form)
         if verdict is None:
-            verdict = self._token(lowered) in self.tokens
-            self._verdicts[lowered] = verdict
+            verdict = self.token_for(form) in self.tokens
+            self._verdicts[form] = verdict
         return verdict
 
-    def redact(self, values: pa.Array) -> pa.Array:
-        """Vectorised: each distinct word is judged once, then one RE2 pass replaces the names."""
-        if not self.tokens or len(values) == 0:
-            return values
-        words = pc.unique(pc.list_flatten(pc.split_pattern_regex(pc.drop_null(values), r"[^\p{L}]+"))).to_pylist()
-        names = sorted({w for w in words if len(w) >= 3 and self._is_name(w)}, key=len, reverse=True)
-        if not names:
-            return values
-        alternation = "|".join(re.escape(n) for n in names)
-        # Letters on neither side, so "Ann" does not eat into "Annual"; RE2 has no look-around, so the
-        # neighbouring characters are captured and written back.
-        pattern = rf"(^|[^\p{{L}}])(?i:{alternation})([^\p{{L}}]|$)"
-        redacted = values
-        for _ in range(2):  # adjacent names share a separator; a second pass catches the other one
-            redacted = pc.replace_substring_regex(redacted, pattern, rf"\1{REDACTED_NAME}\2")
-        return redacted
+    def redact(self, values: ArrayLike) -> pa.Array:
+        """Known names (and honorific + name) replaced by "[REDACTED:name]"; see detect.redact_free_text."""
+        from ingest.pii.detect import redact_names  # detect imports this module for its types
+
+        text = as_utf8(values)
+        if len(text) == 0:
+            return text
+        return redact_names(text, known_names=self if self.tokens else None)

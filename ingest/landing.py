@@ -16,6 +16,7 @@ from pathlib import Path
 from dlt.common.storages.fsspec_filesystem import fsspec_filesystem, glob_files
 
 from ingest.config import Feed
+from ingest.describe import Describer
 from warehouse.errors import WarehouseError
 
 HASH_CHUNK = 1 << 20
@@ -31,6 +32,10 @@ class LandedFile:
     client_id: str | None  # None when the name does not match the feed's pattern
     file_date: date | None
     seq: int
+    # The name as it may be stored, printed and logged (`Describer.file_name`): the name itself only
+    # when it matches the feed's pattern and carries nothing that looks like PII.
+    label: str = ""
+    name_pii: bool = False  # matched the pattern, yet looks like it holds PII (a client id that is a name)
 
     @property
     def matched(self) -> bool:
@@ -51,8 +56,11 @@ def feed_root(feed: Feed, landing_root: str) -> str:
     return f"{landing_root.rstrip('/')}/{feed.feed}"
 
 
-def list_files(feed: Feed, landing_root: str) -> Iterator[LandedFile]:
-    """Every file under each entity folder of the feed, in a stable order (client, date, seq, name)."""
+def list_files(feed: Feed, landing_root: str, describer: Describer | None = None) -> Iterator[LandedFile]:
+    """Every file under each entity folder of the feed, in a stable order (client, date, seq, name).
+
+    File names are data too (a file named after a patient): each gets its `label`."""
+    describer = describer or Describer(key=None)
     root = feed_root(feed, landing_root)
     protocol = _protocol(root)
     if protocol == "file":
@@ -84,6 +92,9 @@ def list_files(feed: Feed, landing_root: str) -> Iterator[LandedFile]:
                 except ValueError:
                     client_id = None  # 2026-13-45 matches the shape but is not a date
                 seq = int(groups.get("seq") or 0)
+            name_pii = client_id is not None and describer.file_name_pii(name, match) is not None
+            if name_pii:
+                client_id = None  # not taken in: its client id would be stored on every row
             found.append(
                 LandedFile(
                     feed=feed.feed,
@@ -94,6 +105,8 @@ def list_files(feed: Feed, landing_root: str) -> Iterator[LandedFile]:
                     client_id=client_id,
                     file_date=file_date,
                     seq=seq,
+                    label=describer.file_name(name, pattern),
+                    name_pii=name_pii,
                 )
             )
     found.sort(key=lambda f: (f.entity, f.client_id or "", f.file_date or date.min, f.seq, f.name))

@@ -24,7 +24,8 @@ import pyarrow.compute as pc
 
 from ingest import audit
 from ingest.ahead import run_ahead
-from ingest.config import Feed, load_feeds
+from ingest.config import Feed, PiiClass, load_feeds
+from ingest.describe import Describer
 from ingest.land import PipelineStepFailed, close_adbc_databases, load_stage, stage_pipeline, use_jemalloc
 from ingest.landing import LandedFile, default_landing_root, list_files, open_file, sha256_of
 from ingest.parquet_output import ParquetTee, publish
@@ -44,6 +45,7 @@ from ingest.pseudonymise import (
     FileContext,
     empty_quarantine,
     file_lineage,
+    name_columns,
     pseudonymise,
     split_calculated,
     start_tokens,
@@ -93,6 +95,9 @@ class FileState:
     stage_file: int = 0  # this file's rows in the stage tables (FileContext.stage_file)
     lineage: dict[str, object] = field(default_factory=dict)  # per-file lineage values, written at promotion
     reported_bad: int = 0  # the reader's unsplittable rows already sent to quarantine
+    # Tokens of the names this file carries, committed by its own promotion: never saved before the
+    # file is (a kill in between would lose them for good), never later (free text of later runs).
+    name_tokens: set[str] = field(default_factory=set)
 
     def track_keys(self, hashes: np.ndarray) -> None:
         if self.key_hashes is None:
@@ -161,6 +166,7 @@ class Loader:
         self.log = log
         self.key: PseudonymKey | None = None
         self.names: KnownNames | None = None
+        self.describer: Describer | None = None
         self.progress = _progress() if sys.stderr.isatty() else None
         self.tee: ParquetTee | None = None
         self.conn = None
@@ -229,33 +235,32 @@ class Loader:
         use_jemalloc()
         feeds = self.feeds()
         self.key = load_key(self.options.key_file)
-        states: dict[tuple[str, str], list[FileState]] = {}
-        for feed in feeds:
-            for landed in list_files(feed, self.options.landing_root):
-                if self.options.client and landed.client_id != self.options.client:
-                    continue
-                state = FileState(landed)
-                if landed.matched:
-                    state.sha256 = sha256_of(landed)
-                states.setdefault((feed.feed, landed.entity), []).append(state)
-        all_states = [s for group in states.values() for s in group]
-        run_id = _run_id(feeds, all_states)
         if self.options.dry_run:
-            return self._dry_run(feeds, states, run_id)
+            conn = connect(self.loader_info(), total_seconds=self.options.retry_seconds)
+            audit.ensure_tables(conn)
+            self._know_names(conn)
+            states = self._list(feeds)
+            return self._dry_run(conn, feeds, states, _run_id(feeds, [s for g in states.values() for s in g]))
 
         self.conn = connect(self.loader_info(), total_seconds=self.options.retry_seconds)
         audit.ensure_tables(self.conn)
         if not audit.claim_loader_lock(self.conn):
             raise WarehouseError("another `warehouse ingest` is running against this database; try again when it ends")
+        audit.check_key(self.conn, self.key)
         abandoned = audit.close_abandoned_runs(self.conn)
         if abandoned:
             self.log(f"marked {abandoned} earlier run(s) that never finished as failed")
-        self.names = KnownNames(self.key, tokens=audit.load_name_tokens(self.conn))
+        self._drop_quarantine_stages(feeds)  # rows of a killed run: they never outlive their load
+        # File names are checked against every name known so far: listed after the tokens are read.
+        self._know_names(self.conn)
+        states = self._list(feeds)
+        run_id = _run_id(feeds, [s for group in states.values() for s in group])
         run_row = audit.start_run(self.conn, run_id)
         report = IngestReport(run_id, [])
         if self.progress is not None:
             self.progress.start()
         try:
+            self._learn_names_first(feeds, states)
             for feed in feeds:
                 for entity_name in feed.entities:
                     group = states.get((feed.feed, entity_name), [])
@@ -278,23 +283,114 @@ class Loader:
         self.conn.close()
         return report
 
-    def _dry_run(self, feeds, states, run_id) -> IngestReport:
-        conn = connect(self.loader_info(), total_seconds=self.options.retry_seconds)
-        audit.ensure_tables(conn)
+    def _know_names(self, conn) -> None:
+        self.names = KnownNames(self.key, tokens=audit.load_name_tokens(conn))
+        self.describer = Describer(self.key, self.names)
+
+    def _list(self, feeds: list[Feed]) -> dict[tuple[str, str], list[FileState]]:
+        states: dict[tuple[str, str], list[FileState]] = {}
+        for feed in feeds:
+            for landed in list_files(feed, self.options.landing_root, self.describer):
+                if self.options.client and landed.client_id != self.options.client:
+                    continue
+                state = FileState(landed)
+                if landed.matched:
+                    state.sha256 = sha256_of(landed)
+                states.setdefault((feed.feed, landed.entity), []).append(state)
+        return states
+
+    def _learn_names_first(self, feeds: list[Feed], states: dict[tuple[str, str], list[FileState]]) -> None:
+        """Learn, before any file is written, the names of every file this run is about to take in.
+
+        Names are otherwise learnt in feed order, and free text of an earlier feed (or an earlier batch
+        of the same file) would be stored before a later one brings the name it mentions. Skipped
+        when no file of the run has free text to redact: the big single-feed loads read once."""
+        todo = []
+        for feed in feeds:
+            for entity_name, entity in feed.entities.items():
+                if not name_columns(entity):
+                    continue
+                for state in states.get((feed.feed, entity_name), []):
+                    if state.landed.matched and self._status(self.conn, feed, state)[0] is None:
+                        todo.append((feed, entity, state))
+        has_free_text = any(
+            c.pii is PiiClass.free_text
+            for feed in feeds
+            for entity_name, entity in feed.entities.items()
+            if states.get((feed.feed, entity_name))
+            for c in entity.columns
+        )
+        if not todo or not has_free_text:
+            return
+        for feed, entity, state in todo:
+            self._learn_file_names(feed, entity, state)
+
+    def _learn_file_names(self, feed: Feed, entity, state: FileState) -> None:
+        """The file's name columns, learnt into the run's known names and into the file's own tokens
+        (all of them, not only the ones new to this run: whichever of two files naming one person
+        commits first saves the token)."""
+        columns = name_columns(entity)
+        own = KnownNames(self.key)
+        self.names.pending = state.name_tokens
+        try:
+            with open_file(state.landed) as handle:
+                reader = FileReader(handle, feed.format_for(state.landed.client_id), entity, describer=self.describer)
+                for batch in reader.batches():
+                    for name in columns:
+                        values = clean_text(batch.columns[name])
+                        self.names.learn(values)
+                        own.learn(values)
+        except FileProblem:
+            return  # held when it is processed; nothing of it is stored
+        except (OSError, pa.ArrowException):
+            return  # read again when it is processed, which reports the failure
+        finally:
+            state.name_tokens |= own.pending
+
+    def _drop_quarantine_stages(self, feeds: list[Feed], only_entity: str | None = None) -> None:
+        """Quarantine stage rows are read once, by the promotion: the tables go after it (and at the
+        start of a run, those a killed run left). dlt is made to create them again on its next load."""
+        schemas = []
+        with self.conn.cursor() as cur:
+            for feed in feeds:
+                for entity_name in feed.entities:
+                    if only_entity is not None and entity_name != only_entity:
+                        continue
+                    name = stage_name(feed, entity_name, "_quarantine")
+                    cur.execute("select to_regclass(%s) is not null", (f'raw."{name}"',))
+                    if cur.fetchone()[0]:
+                        cur.execute(f'drop table raw."{name}"')
+                        schemas.append(_dlt_schema_name(feed, entity_name))
+            cur.execute("select to_regclass('raw._dlt_version') is not null")
+            if schemas and cur.fetchone()[0]:
+                # dlt skips its schema migration when it finds its schema version stored: without
+                # those rows it compares its schema with the tables there are and creates what is missing.
+                cur.execute("delete from raw._dlt_version where schema_name = any(%s)", (schemas,))
+
+    def _dry_run(self, conn, feeds, states, run_id) -> IngestReport:
         files = []
         for feed in feeds:
             for entity_name in feed.entities:
                 for state in states.get((feed.feed, entity_name), []):
-                    status, reason = self._precheck(conn, feed, state)
+                    status, reason = self._status(conn, feed, state)
                     files.append(
                         audit.FileLoad(
-                            run_id=run_id, feed=feed.feed, entity=entity_name, file_name=state.landed.name,
+                            run_id=run_id, feed=feed.feed, entity=entity_name, file_name=state.landed.label,
                             status=status or "would load", reason=reason, client_id=state.landed.client_id,
                             file_sha256=state.sha256,
                         )
                     )  # fmt: skip
         conn.close()
         return IngestReport(run_id, files)
+
+    def _status(self, conn, feed: Feed, state: FileState) -> tuple[str | None, str | None]:
+        """Why a file is not processed, or (None, None)."""
+        if state.landed.name_pii:
+            return "rejected", (
+                "the file name matches the pattern but looks like it holds personal data (a name, a phone "
+                "number): rename the file (the client id must not be a person's name) and land it again"
+            )
+        return self._precheck(conn, feed, state)
 
     def _precheck(self, conn, feed: Feed, state: FileState) -> tuple[str | None, str | None]:
         landed = state.landed
@@ -322,15 +418,15 @@ class Loader:
         loads: list[audit.FileLoad] = []
         todo: list[FileState] = []
         for state in group:
-            status, reason = self._precheck(self.conn, feed, state)
+            status, reason = self._status(self.conn, feed, state)
             if status:
                 state.load = audit.FileLoad(
-                    run_id=run_id, feed=feed.feed, entity=entity_name, file_name=state.landed.name,
+                    run_id=run_id, feed=feed.feed, entity=entity_name, file_name=state.landed.label,
                     status=status, reason=reason, client_id=state.landed.client_id, file_sha256=state.sha256,
                 )  # fmt: skip
                 self._retry("recording a file", lambda s=state: record_only(self.conn, s.load))
                 loads.append(state.load)
-                self.log(f"{feed.feed}/{entity_name}/{state.landed.name}: {status} ({reason})")
+                self.log(f"{feed.feed}/{entity_name}/{state.landed.label}: {status} ({reason})")
             else:
                 todo.append(state)
         if not todo:
@@ -342,8 +438,7 @@ class Loader:
 
         def pipeline():
             if not pipelines:
-                name = f"ingest_{feed.feed}__{entity_name}"
-                pipelines.append(stage_pipeline(name, self.loader_info(), self._dlt_dir()))
+                pipelines.append(stage_pipeline(_pipeline_name(feed, entity_name), self.loader_info(), self._dlt_dir()))
             return pipelines[0]
 
         staged_at = time.monotonic()
@@ -369,20 +464,18 @@ class Loader:
                 config_sha256=_config_sha(feed), stage_file=state.stage_file, lineage=state.lineage, held=state.held,
                 reason_counts=state.reason_counts, watermark_column=watermark, drift=state.drift,
                 use_stage=not state.unreadable, unique_keys=state.keys_unique(),
-                sole_stage_rows=_sole_stage_rows(state, todo),
+                sole_stage_rows=_sole_stage_rows(state, todo), name_tokens=set(state.name_tokens),
             )  # fmt: skip
             if self.tee is not None:
                 self._publish_parquet(feed, state)
-            self._retry(f"promoting {state.landed.name}", lambda r=request: promote(self.conn, r))
+            self._retry(f"promoting {state.landed.label}", lambda r=request: promote(self.conn, r))
             loads.append(state.load)
             self.log(_describe(feed.feed, entity_name, state.load))
         self.log(
             f"{feed.feed}/{entity_name}: {len(todo)} files; read, checked and staged through dlt in "
             f"{promoted_at - staged_at:.1f}s, promoted in {time.monotonic() - promoted_at:.1f}s"
         )
-        pending = set(self.names.pending)
-        self._retry("saving name tokens", lambda: audit.save_name_tokens(self.conn, pending))
-        self.names.pending -= pending
+        self._retry("dropping the quarantine stage table", lambda: self._drop_quarantine_stages([feed], entity_name))
         return loads
 
     def _publish_parquet(self, feed: Feed, state: FileState) -> None:
@@ -396,7 +489,7 @@ class Loader:
             if "://" not in bucket:
                 bucket = str(Path(bucket).resolve())
             self._retry(
-                f"writing the Parquet copy of {state.landed.name}",
+                f"writing the Parquet copy of {state.landed.label}",
                 lambda: publish(
                     bucket_url=bucket, feed=feed.feed, file_sha=state.sha256, file_date=state.landed.file_date,
                     parts=parts, pipelines_dir=self._dlt_dir(),
@@ -441,7 +534,7 @@ class Loader:
         entity = feed.entities[entity_name]
         started = time.monotonic()
         load = audit.FileLoad(
-            run_id=run_id, feed=feed.feed, entity=entity_name, file_name=landed.name, status="loaded",
+            run_id=run_id, feed=feed.feed, entity=entity_name, file_name=landed.label, status="loaded",
             client_id=landed.client_id, file_sha256=state.sha256,
         )  # fmt: skip
         state.load = load
@@ -449,7 +542,7 @@ class Loader:
         state.key_hashes = []
         state.staged_rows = {}
         ctx = FileContext(
-            feed=feed.feed, entity=entity_name, client_id=landed.client_id, file_name=landed.name,
+            feed=feed.feed, entity=entity_name, client_id=landed.client_id, file_name=landed.label,
             file_sha256=state.sha256, file_date=landed.file_date, file_seq=landed.seq, run_id=run_id,
             stage_file=state.stage_file, ingested_at=self._file_stamp(), key=self.key, names=self.names,
         )  # fmt: skip
@@ -458,10 +551,14 @@ class Loader:
         whitelist = feed.whitelist_for(entity_name, landed.client_id)
         threshold = feed.threshold_for(landed.client_id)
         floor = self._watermark_floor(feed, entity_name, landed.client_id)
-        task = self.progress.add_task(f"{feed.feed}/{entity_name}/{landed.name}", total=None) if self.progress else None
+        task = (
+            self.progress.add_task(f"{feed.feed}/{entity_name}/{landed.label}", total=None) if self.progress else None
+        )
+        # Names this file teaches go with its promotion (FileState.name_tokens).
+        self.names.pending = state.name_tokens
         try:
             with open_file(landed) as handle:
-                reader = FileReader(handle, feed.format_for(landed.client_id), entity)
+                reader = FileReader(handle, feed.format_for(landed.client_id), entity, describer=self.describer)
                 state.reported_bad = 0
                 # The batches are read, filtered and validated in a thread of their own, a few ahead,
                 # while this one scans, redacts and tokenises: both are mostly Arrow kernels, which
@@ -590,6 +687,17 @@ class Loader:
         if row is None:
             return None
         return row[0] - timedelta(hours=entity.incremental.lookback_hours)
+
+
+def _pipeline_name(feed: Feed, entity_name: str) -> str:
+    return f"ingest_{feed.feed}__{entity_name}"
+
+
+def _dlt_schema_name(feed: Feed, entity_name: str) -> str:
+    """The name dlt stores the stage pipeline's schema under (its snake case of the pipeline name)."""
+    from dlt.common.schema.utils import normalize_schema_name  # dlt after ingest.land set it up
+
+    return normalize_schema_name(_pipeline_name(feed, entity_name))
 
 
 def _sole_stage_rows(state: FileState, todo: list[FileState]) -> dict[str, int]:

@@ -148,20 +148,39 @@ def with_file_lineage(table: pa.Table, ctx: FileContext) -> pa.Table:
     return pa.table(data)
 
 
-def _scan_free_columns(entity: Entity, validated: Validated, names: detect.RowNameKeys | None) -> dict[str, pa.Array]:
+def _scan_free_columns(
+    entity: Entity, validated: Validated, names: detect.RowNameKeys | None, known: KnownNames
+) -> dict[str, pa.Array]:
     """Detector hits per `none` string column: the name of the detector, or null."""
     hits: dict[str, pa.Array] = {}
     for column in entity.columns:
         if column.pii is not PiiClass.none or column.type is not ColumnType.string:
             continue
-        found = detect.scan(validated.text[column.name], include_dates=True)
+        text = validated.text[column.name]
+        found = detect.scan(text, include_dates=True)
         if names:
-            own_name = detect.scan_row_names(validated.text[column.name], names)
+            own_name = detect.scan_row_names(text, names)
             name_hit = pc.if_else(own_name, pa.scalar("own_name", pa.string()), pa.scalar(None, pa.string()))
             found = pc.coalesce(found, name_hit)
+        found = pc.coalesce(found, _known_names_in_json(text, known))
         if pc.any(pc.is_valid(found)).as_py():
             hits[column.name] = found
     return hits
+
+
+def _known_names_in_json(text: pa.Array, known: KnownNames) -> pa.Array:
+    """ "known_name" where a nested JSON value (an NDJSON object or array, kept as its JSON text)
+    holds a name the loader has dropped anywhere: a structure is a record, not a code, and its
+    string leaves are free text. Plain codes are not held to known names (a city is a surname too)."""
+    # Values are trimmed (validate.clean_text): a structure starts with its bracket.
+    nested = pc.fill_null(pc.or_(pc.starts_with(text, "{"), pc.starts_with(text, "[")), False)
+    none = pa.nulls(len(text), pa.string())
+    if not known.tokens or not pc.any(nested).as_py():
+        return none
+    candidates = text.filter(nested)
+    named = pc.not_equal(known.redact(candidates), candidates)
+    found = pc.if_else(pc.fill_null(named, False), pa.scalar("known_name", pa.string()), pa.scalar(None, pa.string()))
+    return pc.replace_with_mask(none, nested, found)
 
 
 def _protect(
@@ -194,16 +213,56 @@ def _protect(
     return typed
 
 
-def _quarantine_text(entity: Entity, protected: dict, validated: Validated, hits: dict) -> dict[str, pa.Array]:
+# Checks that fail on the value itself: the value is not what the column holds (an SSN in a decimal
+# column, a name in a unit column), so it is of unknown kind and never stored, not even redacted.
+VALUE_CHECKS = (
+    "not_a_number",
+    "bad_date_format",
+    "bad_timestamp_format",
+    "not_a_boolean",
+    "not_allowed",
+    "out_of_range",
+)
+
+
+def _failed_values(validated: Validated, column: str, n: int) -> np.ndarray:
+    failed = np.zeros(n, dtype=bool)
+    for reason, mask in validated.failures:
+        code, _, rest = reason.partition(":")
+        if code in VALUE_CHECKS and rest == column:
+            failed |= mask
+    return failed
+
+
+def value_shape(text: pa.Array) -> pa.Array:
+    """ "[REDACTED:invalid value, 11 chars, digits+punct]": what an operator needs to see what went
+    wrong (a number where a code was due, a long text), nothing of the value itself."""
+    length = pc.utf8_length(text).cast(pa.string())
+    kinds = [
+        pc.if_else(pc.match_substring_regex(text, pattern), pa.scalar(label), pa.scalar(None, pa.string()))
+        for label, pattern in (("letters", r"\pL"), ("digits", r"\d"), ("space", r"\s"), ("punct", r"[^\pL\d\s]"))
+    ]
+    joined = pc.binary_join_element_wise(*kinds, "+", null_handling="skip")
+    return pc.binary_join_element_wise("[REDACTED:invalid value, ", length, " chars, ", joined, "]", "")
+
+
+def _quarantine_text(entity: Entity, protected: dict, validated: Validated, hits: dict, n: int) -> dict[str, pa.Array]:
+    """Quarantine rows pseudonymised column by column like raw rows: identifiers tokenised, free
+    text redacted, detector hits replaced by their marker, and a value that failed its own type or
+    allowed-values check replaced by its shape (see `value_shape`)."""
     out = {}
     for column in entity.columns:
         if column.name not in protected:
             continue  # direct and birth_date: never stored, not even in quarantine
         if column.pii is PiiClass.none:
-            value = validated.text[column.name]
+            text = validated.text[column.name]
+            value = text
             if column.name in hits:
                 marker = pc.binary_join_element_wise("[REDACTED:", hits[column.name], "]", "")
                 value = pc.if_else(pc.is_valid(hits[column.name]), marker, value)
+            failed = _failed_values(validated, column.name, n)
+            if failed.any():
+                value = pc.if_else(pa.array(failed), value_shape(text), value)
         else:
             value = protected[column.name]
         out[column.name] = value.cast(pa.string())
@@ -233,7 +292,7 @@ def pseudonymise(
         ctx.names.learn(values)
     # Each row's own name, in the form the scans compare with: built once for every scanned column.
     names = detect.row_name_keys(name_values) if name_values else None
-    hits = _scan_free_columns(entity, validated, names)
+    hits = _scan_free_columns(entity, validated, names, ctx.names)
     for name, found in hits.items():
         detectors = pc.unique(pc.drop_null(found)).to_pylist()
         for detector in detectors:
@@ -258,7 +317,7 @@ def pseudonymise(
     if len(bad):
         take = pa.array(bad)
         reasons = validated.reasons(bad)
-        text = _quarantine_text(entity, protected, validated, hits)
+        text = _quarantine_text(entity, protected, validated, hits, n)
         data = {name: values.take(take) for name, values in text.items()}
         data["_reasons"] = pa.array(reasons, pa.string())
         for name, values in trail.items():

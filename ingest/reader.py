@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ingest.config import Entity, FileFormat
+from ingest.describe import Describer, HeaderCell, redact_message
 
 BLOCK_SIZE = 4 << 20  # a row must fit one block (pyarrow); larger blocks cost memory per batch
 NDJSON_BATCH = 50_000
@@ -58,8 +60,9 @@ class FileReader:
     handle: io.BufferedIOBase
     fmt: FileFormat
     entity: Entity
+    # Decides what of the header may be shown; without one (no key at hand) nothing gets an id.
+    describer: Describer = field(default_factory=lambda: Describer(key=None))
     bad_rows: list[BadRow] = field(default_factory=list)
-    header: list[str] = field(default_factory=list)
 
     def batches(self) -> Iterator[Batch]:
         if self.fmt.type in ("csv", "tsv"):
@@ -70,13 +73,20 @@ class FileReader:
             yield from self._parquet()
 
     # ---- header checks shared by every format ------------------------------------------------------
+    def _cells(self, header: list[str], names: list[str]) -> list[HeaderCell]:
+        """The given header cells as they may be shown (the first occurrence's position)."""
+        return [self.describer.cell(name, header.index(name) + 1) for name in names]
+
     def _map_header(self, header: list[str]) -> dict[str, int]:
-        """Source column name -> position, after checking the header against the feed contract."""
-        self.header = header
+        """Source column name -> position, after checking the header against the feed contract.
+
+        Header cells are data until proven otherwise: messages and drift carry their labels
+        (`Describer.cell`), never the cells themselves."""
         seen: set[str] = set()
-        duplicated = sorted({h for h in header if h in seen or seen.add(h)})
+        duplicated = sorted({h for h in header if h in seen or seen.add(h)}, key=header.index)
         if duplicated:
-            raise FileProblem("duplicate_header", f"duplicate column names in header: {', '.join(duplicated)}")
+            labels = ", ".join(c.label for c in self._cells(header, duplicated))
+            raise FileProblem("duplicate_header", f"duplicate column names in header: {labels}")
         declared = {c.source: c for c in self.entity.columns}
         extra = [h for h in header if h not in declared]
         missing = [c.source for c in self.entity.columns if c.source not in header]
@@ -85,23 +95,39 @@ class FileReader:
             for c in self.entity.columns
             if c.source in missing and (c.required or c.name in self.entity.business_key)
         ]
+        extra_cells = self._cells(header, extra)
+        drift = {"missing": missing, "extra": [c.label for c in extra_cells], "extra_cells": extra_cells}
         if missing_required:
             hint = ""
             if len(header) == 1 and self.fmt.type in ("csv", "tsv"):
                 hint = f"; the header has one column: is the delimiter {self.fmt.effective_delimiter!r} right?"
             raise FileProblem(
-                "missing_required_column",
-                f"missing required columns: {', '.join(missing_required)}{hint}",
-                drift={"missing": missing, "extra": extra},
+                "missing_required_column", f"missing required columns: {', '.join(missing_required)}{hint}", drift=drift
             )
         if extra:
             raise FileProblem(
                 "schema_drift",
-                f"undeclared columns (schema drift): {', '.join(_printable(h) for h in extra)}; "
-                "see `warehouse ingest --explain`",
-                drift={"missing": missing, "extra": extra},
+                f"undeclared columns (schema drift): {_labels(extra_cells)}; see `warehouse ingest --explain`",
+                drift=drift,
             )
         return {h: i for i, h in enumerate(header)}
+
+    def _check_header_is_not_data(self, header: list[str]) -> None:
+        """A file without its header row: the first record would be taken for one (and its values
+        reported as undeclared columns). Held instead, with nothing of that record in the reason."""
+        declared = {c.source for c in self.entity.columns}
+        named = sum(h in declared for h in header)
+        if named * 2 >= len(header):
+            return
+        data_like = sum(self.describer.looks_like_data(h) for h in header)
+        same_width = len(header) == len(declared)
+        if data_like * 2 > len(header) or (named == 0 and data_like and same_width):
+            raise FileProblem(
+                "no_header",
+                f"the first row looks like data, not a header: {data_like} of its {len(header)} cells read like "
+                f"values (numbers, dates, e-mails, identifiers, names) and {named} match a declared column; "
+                "add the header row to the file (or check the client sends one) and land it again",
+            )
 
     # ---- csv / tsv ---------------------------------------------------------------------------------------
     def _csv(self) -> Iterator[Batch]:
@@ -124,7 +150,9 @@ class FileReader:
             raise FileProblem("empty_file", "the file has no header row")
         if not self.fmt.header:
             raise FileProblem("unsupported", "files without a header row are not supported yet")
-        positions = self._map_header([h.strip() for h in first_record])
+        header = [h.strip() for h in first_record]
+        self._check_header_is_not_data(header)
+        positions = self._map_header(header)
         width = len(first_record)
         names = [f"c{i}" for i in range(width)]
 
@@ -211,11 +239,12 @@ class FileReader:
                 self._map_header(list(obj.keys()))
                 header_checked = True
             elif set(obj) - set(declared):
-                extra = sorted(set(obj) - set(declared))
+                keys = list(obj)
+                cells = self._cells(keys, [k for k in keys if k not in declared])
                 raise FileProblem(
                     "schema_drift",
-                    f"undeclared keys (schema drift) from line {line_no}: {', '.join(map(_printable, extra))}",
-                    drift={"missing": [], "extra": extra},
+                    f"undeclared keys (schema drift) from line {line_no}: {_labels(cells)}",
+                    drift={"missing": [], "extra": [c.label for c in cells], "extra_cells": cells},
                 )
             rows.append(obj)
             lines.append(line_no)
@@ -322,16 +351,22 @@ def _json_text(value: object) -> str | None:
     return orjson.dumps(value).decode()
 
 
-def _printable(name: str) -> str:
-    """Column names come from the file; keep them short and printable in messages."""
-    clean = "".join(ch if ch.isprintable() else "?" for ch in name)
-    return repr(clean[:60] + ("..." if len(clean) > 60 else ""))
+def _labels(cells: list[HeaderCell]) -> str:
+    return ", ".join(repr(c.text) if c.text is not None else c.description for c in cells)
 
 
 def _arrow_message(exc: Exception) -> str:
-    # pyarrow messages can quote the offending row; keep only the part before any quoted content.
-    text = str(exc).splitlines()[0]
-    for marker in (": '", ' "', " got '"):
+    """pyarrow's message without anything it quotes from the file.
+
+    Its messages end in the offending row or value ("Expected 11 columns, got 4: P3,Cara,..."), with
+    or without quotes: only the leading words up to the first such tail are kept, and nothing
+    at all when even those look like PII."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    for marker in (": '", ' "', " got '", "'", '"'):
         if marker in text:
             text = text.split(marker, 1)[0]
-    return text[:200]
+    parts = text.split(": ")
+    text = ": ".join(parts[:2])  # "CSV parse error: Expected 11 columns, got 4"
+    if not re.fullmatch(r"[A-Za-z0-9 ,._()/-]{0,160}", text) or redact_message(text) is None:
+        return f"{type(exc).__name__} (message withheld: it may quote data)"
+    return text

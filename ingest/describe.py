@@ -1,0 +1,147 @@
+"""Header cells, file names and other text a landed file carries, as they may be shown and stored.
+
+Everything a file carries is data until proven otherwise: a header row can be a record (a file
+without a header), a header cell can be a person's name or e-mail, a landing file can be named
+after a patient. Such text is never stored, printed, logged or reported as it is. It is shown as
+text only when it passes the PII scan and looks like a column (or feed) name; otherwise it is
+described by position, length and shape, with a keyed id (HMAC with the pseudonymisation key,
+truncated) so that the operator can recognise the same cell across files and runs, and nobody
+without the key can test guesses against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from ingest.pii import detect
+from ingest.pii.keys import PseudonymKey
+from ingest.pii.known_names import KnownNames
+
+# What a column name looks like: letters, digits, `_` and spaces, at least one letter, bounded.
+COLUMN_NAME = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9_ ]{1,64}$")
+ID_LENGTH = 8
+_EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,8})$")
+_DATE_LIKE = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+_NUMBER_LIKE = re.compile(r"^\s*[+-]?[\d.,() -]+\s*$")
+
+
+def _contains_pii(text: str, names: KnownNames | None) -> str | None:
+    """The detector that fires on `text` (a known name counts), else None."""
+    check = getattr(detect, "contains_pii", None)
+    if check is not None:  # the shared check, once it exists, decides the same way as for values
+        return check(text, known_names=names)
+    found = detect.scan(pa.array([text], pa.string()), include_dates=True)[0].as_py()
+    if found:
+        return found
+    if names is not None and names.tokens:
+        # The same word split, folding and matching as free text gets (its only public form).
+        values = pa.array([text], pa.string())
+        if names.redact(values)[0].as_py() != text:
+            return "name"
+    return None
+
+
+def shape(text: str) -> str:
+    """Which kinds of characters a text holds, e.g. "letters+space" or "digits+punct"."""
+    kinds = []
+    if any(ch.isalpha() for ch in text):
+        kinds.append("letters")
+    if any(ch.isdigit() for ch in text):
+        kinds.append("digits")
+    if any(ch.isspace() for ch in text):
+        kinds.append("space")
+    if any(not (ch.isalnum() or ch.isspace()) for ch in text):
+        kinds.append("punct")
+    return "+".join(kinds) or "empty"
+
+
+@dataclass
+class Describer:
+    """Decides what of a file's own text may be shown; `key` None (no key at hand) drops the ids."""
+
+    key: PseudonymKey | None
+    names: KnownNames | None = None
+    _ids: dict[str, str] = field(default_factory=dict)
+
+    def text_id(self, text: str) -> str:
+        if self.key is None:
+            return "unkeyed"
+        found = self._ids.get(text)
+        if found is None:
+            digest = hmac.new(self.key.key, b"describe:" + text.encode("utf-8", "replace"), hashlib.sha256)
+            found = self._ids[text] = digest.hexdigest()[:ID_LENGTH]
+        return found
+
+    def pii(self, text: str) -> str | None:
+        return _contains_pii(text, self.names)
+
+    def safe_column_name(self, text: str) -> bool:
+        return bool(COLUMN_NAME.match(text)) and self.pii(text) is None
+
+    def cell(self, text: str, position: int) -> HeaderCell:
+        """Header cell `position` (1-based) as it may be shown."""
+        shown = text if self.safe_column_name(text) else None
+        return HeaderCell(
+            position, shown, f"column {position} ({self.size(text)}, {shape(text)}, id {self.text_id(text)})"
+        )
+
+    def file_name(self, name: str, pattern: re.Pattern[str] | None) -> str:
+        """A landed file's name, or its description when it does not match the feed's pattern or
+        carries something that looks like PII (a person's name, a phone number)."""
+        if self.file_name_safe(name, pattern):
+            return name
+        extension = _EXTENSION.search(name)
+        suffix = f".{extension.group(1).lower()}" if extension else "no extension"
+        return f"file #{self.text_id(name)} ({suffix}, {len(name)} chars)"
+
+    def file_name_safe(self, name: str, pattern: re.Pattern[str] | None) -> bool:
+        match = pattern.match(name) if pattern is not None else None
+        return match is not None and self.file_name_pii(name, match) is None
+
+    def file_name_pii(self, name: str, match: re.Match[str] | None) -> str | None:
+        """What looks like PII in a file name; the delivery date its pattern asks for is not a birth date."""
+        if match is not None and match.re.groupindex.get("file_date") and match.group("file_date"):
+            start, end = match.span("file_date")
+            name = f"{name[:start]} {name[end:]}"
+        return self.pii(name)
+
+    @staticmethod
+    def size(text: str) -> str:
+        return f"{len(text)} char{'s' if len(text) != 1 else ''}"
+
+    def looks_like_data(self, text: str) -> bool:
+        """A header cell that reads like a value: a number, date, e-mail, identifier or known name."""
+        value = text.strip()
+        if not value:
+            return False
+        digits = sum(ch.isdigit() for ch in value)
+        return (
+            digits >= 3
+            or "@" in value
+            or bool(_DATE_LIKE.match(value))
+            or bool(_NUMBER_LIKE.match(value) and digits)
+            or self.pii(value) is not None
+        )
+
+
+@dataclass(frozen=True)
+class HeaderCell:
+    position: int  # 1-based
+    text: str | None  # the cell itself, only when it is safe to show
+    description: str  # position, length, shape and keyed id
+
+    @property
+    def label(self) -> str:
+        return self.text if self.text is not None else self.description
+
+
+def redact_message(text: str, describer: Describer | None = None) -> str | None:
+    """A message that may quote data (a parser's, a driver's), or None when it holds anything that
+    looks like PII: the caller then says what kind of error it was, not what it said."""
+    found = _contains_pii(text, describer.names if describer else None)
+    return None if found else text

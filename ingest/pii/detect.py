@@ -15,7 +15,8 @@ Two stages, so that a column without PII costs one RE2 pass:
    * card_number: a card's *shape* (4-4-4-4[-1..3], Amex 4-6-5, or 13-19 digits in one run) AND an
      issuer prefix (IIN ranges of Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay, Maestro)
      AND `stdnum.luhn`: digits passing Luhn alone are one number in ten, e.g. the digits of a UUID;
-   * phone: libphonenumber's `PhoneNumberMatcher` at `Leniency.VALID` for each of `PHONE_REGIONS`
+   * phone: libphonenumber's `PhoneNumberMatcher` at `Leniency.STRICT_GROUPING` (a valid number
+     grouped the way its country groups it) for each of `PHONE_REGIONS`
      (numbers with "+" are any country's; national formats are read as those regions'), plus the
      strictly shaped US/UK forms of fictional ranges (555, Ofcom drama numbers) libphonenumber
      calls invalid, because test and training data are full of them;
@@ -255,16 +256,19 @@ def _date_spans(text: str, this_year: int) -> list[Span]:
 
 
 def _phone_spans(text: str, taken: list[Span]) -> list[Span]:
-    # libphonenumber is the slow part: skip it when what is left of the text has no phone-like run.
+    # libphonenumber is the slow part: skip it when what the other detectors left has no phone-like
+    # run. The matcher itself reads the whole text: "+44 (0)161 945 8276" must be one phone even
+    # though "161 945 8276" passes the NHS check.
     rest = list(text)
     for start, end, _ in taken:
         rest[start:end] = " " * (end - start)
-    rest_text = "".join(rest)
-    if not _PHONE_LEFT.search(rest_text):
+    if not _PHONE_LEFT.search("".join(rest)):
         return []
-    spans: list[Span] = [(s, e, "phone") for s, e, _ in _bounded(_PHONE_SHAPES, rest_text)]
+    spans: list[Span] = [(s, e, "phone") for s, e, _ in _bounded(_PHONE_SHAPES, text)]
     for region in PHONE_REGIONS:
-        for match in phonenumbers.PhoneNumberMatcher(rest_text, region, leniency=phonenumbers.Leniency.VALID):
+        # STRICT_GROUPING: a valid number whose digit groups are the country's own grouping, so a
+        # drug code grouped 5-4-1 ("NDC 50090-3431-0") is not a US number with a valid area code.
+        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.STRICT_GROUPING):
             # A bare run of digits is an account number, an NPI or an NHS number as often as a
             # phone: only written phones (grouped, or with "+") count.
             if not match.raw_string.isdigit():

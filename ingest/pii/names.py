@@ -136,16 +136,26 @@ def find_names(
             continue
         _, p_end, previous = words[i - 1]
         gap = text[p_end:start]
-        # "Mrs Cruz", "DR. OKAFOR" but not "MS relapse" (multiple sclerosis): an all-capital
-        # honorific needs an all-capital name after it.
-        after_honorific = fold(previous) in HONORIFICS and gap and gap.strip(". ") == "" and word[:1].isupper()
-        if after_honorific and (_is_title(previous) or word.isupper()):
+        if not (fold(previous) in HONORIFICS and gap and gap.strip(". ") == "" and word[:1].isupper()):
+            continue
+        if weak[i] or _is_title(previous):
+            hit[i] = True  # "Mrs Cruz", "Dr. Okafor", "MR WU" (a known two-letter name)
+        elif word.isupper() and len(word) >= 4 and any(c in "AEIOUY" for c in fold(word).upper()):
+            # An all-capital honorific: "MR. OKAFOR" but not "mild MR. WBC 11.4" (mitral
+            # regurgitation, then a lab) or "MS RR 18": abbreviations are short or vowel-less.
             hit[i] = True
     for i in range(len(words)):
         if weak[i] and not hit[i]:
             neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(words) and hit[j]]
             if any(_near(text, words[i], words[j]) for j in neighbours):
                 hit[i] = True
+    # A particle or an initial right before a name is part of it ("Van Buren", "Ó Súilleabháin",
+    # "de la Cruz"): right to left, so a chain of them is taken whole.
+    for i in range(len(words) - 2, -1, -1):
+        word = words[i][2]
+        joined = not hit[i] and hit[i + 1] and text[words[i][1] : words[i + 1][0]] == " "
+        if joined and (fold(word) in PARTICLES or (len(word) == 1 and word.isupper())):
+            hit[i] = True
     return [(start, end) for (start, end, _), h in zip(words, hit, strict=True) if h]
 
 

@@ -17,6 +17,8 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
+from warehouse.db.roles import FAILURE_KEY_COLUMN, FAILURES_SCHEMA
+
 Conn = psycopg2.extensions.connection
 
 DBT_TABLES = ("dbt_invocations", "dbt_node_results", "dbt_source_freshness")
@@ -394,16 +396,18 @@ def sample_record_ids(
 
 # Columns of a failing-rows relation that may be shown: lineage and surrogate keys. Never tokens,
 # values or free text: a test's failing rows are whole model rows.
-KEY_COLUMN = re.compile(r"^(_record_id|[a-z0-9_]*_key)$")
+# The same rule the database grants the auditor by (warehouse/db/roles.py).
+KEY_COLUMN = re.compile(FAILURE_KEY_COLUMN)
 
 
 def failing_row_keys(conn: Conn, relation: str, *, limit: int = 3) -> list[str]:
-    """Keys of a failing dbt test's stored rows (dbt's store_failures table in `audit`), as `auditor`.
+    """Keys of a failing dbt test's stored rows (dbt's store_failures table in `dq_failures`), as `auditor`.
 
     Only `_record_id` or `*_key` columns are read (the first one the relation has); a relation with
-    neither gives nothing."""
+    neither gives nothing. The auditor is granted those columns alone (the database's DDL guard), so
+    information_schema lists no other column to it, and a value column could not be read anyway."""
     parts = [part.strip('"') for part in relation.split(".")][-2:]
-    if len(parts) != 2 or parts[0] != "audit":
+    if len(parts) != 2 or parts[0] != FAILURES_SCHEMA:
         return []
     columns = [
         row[0]

@@ -105,9 +105,16 @@ def psql(
     database: str | None = typer.Option(None, "--database"),
 ) -> None:
     """Open the bundled psql; extra arguments go to psql."""
-    info = Target.discover().role(role, database)
+    from warehouse.db.connection import conninfo_without_password, write_passfile
+
+    target = Target.discover()
+    info = target.role(role, database)
     executable = str(bin_dir() / "psql")
-    os.execv(executable, [executable, info.url(), *ctx.args])
+    # The password reaches psql through a 0600 password file, never its argv (world-readable in
+    # `ps`); nor does the environment handed over carry one.
+    env = {k: v for k, v in os.environ.items() if k not in ("PGPASSWORD", "WAREHOUSE_DB_URL")}
+    env["PGPASSFILE"] = str(write_passfile(info, target.state.secrets))
+    os.execve(executable, [executable, conninfo_without_password(info), *ctx.args], env)
 
 
 @key_app.command("init")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import time
 from pathlib import Path
 
 import psycopg2
 import pytest
 
 from python_tests.conftest import run_cli
+from warehouse.db import roles
 from warehouse.db.connection import ConnInfo, connect
 from warehouse.db.server import HOST, EmbeddedServer
 from warehouse.errors import WarehouseError
@@ -215,3 +217,68 @@ def test_unreachable_external_database_gives_up_with_host_and_port():
 def test_unknown_role_is_one_line():
     result = run_cli("db", "url", "--role", "superhero")
     assert_one_line_error(result, "unknown role 'superhero'")
+
+
+ERROR_MARKER = "error-value-marker-4711"
+
+
+def test_values_quoted_by_errors_never_reach_the_log(private_server):
+    """An error message quotes the value it failed on. The client gets all of it (SQLSTATE and
+    message: the failure stays diagnosable where it happened); the server log gets none of it."""
+    _, server = private_server
+    log = server.state.pg_log
+    offset = log.stat().st_size
+    conn = connect(superuser(server))
+    with pytest.raises(psycopg2.errors.InvalidTextRepresentation) as failure, conn.cursor() as cur:
+        cur.execute(f"select '{ERROR_MARKER}'::integer")
+    conn.close()
+    assert failure.value.pgcode == "22P02"
+    assert ERROR_MARKER in failure.value.diag.message_primary
+    deadline = time.monotonic() + 10
+    while True:  # the backend logs its disconnection just after the client has gone
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            written = handle.read().decode(errors="replace")
+        if "disconnection:" in written or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert ERROR_MARKER not in written
+    # The scan is not vacuous: the failing session's own connection and disconnection were logged.
+    assert "connection authorized: user=postgres" in written and "disconnection:" in written
+
+
+def test_the_connection_budget_and_log_level_are_in_effect(private_server):
+    _, server = private_server
+    conn = connect(superuser(server))
+    with conn.cursor() as cur:
+        cur.execute(
+            "select name, setting from pg_settings where name in ('log_min_messages', 'max_connections', "
+            "'reserved_connections', 'superuser_reserved_connections') order by name"
+        )
+        assert cur.fetchall() == [
+            ("log_min_messages", "log"),
+            ("max_connections", str(roles.MAX_CONNECTIONS)),
+            ("reserved_connections", str(roles.RESERVED_CONNECTIONS)),
+            ("superuser_reserved_connections", str(roles.SUPERUSER_RESERVED_CONNECTIONS)),
+        ]
+    conn.close()
+    interactive = sum(max(role.connection_limit, 0) for role in roles.ROLES.values() if role.settings)
+    assert all(role.connection_limit > 0 for role in roles.ROLES.values() if role.settings)
+    shared = roles.MAX_CONNECTIONS - roles.SUPERUSER_RESERVED_CONNECTIONS - roles.RESERVED_CONNECTIONS
+    assert interactive <= shared // 2  # analysts and auditors together leave most shared slots free
+
+
+def test_no_password_outside_the_secrets_folder(private_server):
+    """initdb read the superuser password from a 0600 file in secrets/, removed after; nothing else
+    in the state folder (data directory, log, port file) holds it in clear."""
+    _, server = private_server
+    password = server.superuser_password.encode()
+    secrets_dir = server.state.secrets
+    assert not list(secrets_dir.glob("*.pwfile"))
+    for path in server.state.root.rglob("*"):
+        if secrets_dir in path.parents or not path.is_file():
+            continue
+        try:
+            assert password not in path.read_bytes(), path
+        except FileNotFoundError:
+            continue  # a server file that went away while the folder was read

@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 import psycopg2
@@ -146,3 +147,33 @@ def server_version_ok(conn: psycopg2.extensions.connection, info: ConnInfo) -> N
         raise WarehouseError(
             f"PostgreSQL at {info.where} is version {conn.server_version // 10000}; the warehouse needs 14 or newer"
         )
+
+
+def _pgpass_field(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def write_passfile(info: ConnInfo, folder: Path) -> Path:
+    """A libpq password file (PGPASSFILE) for `info` in `folder` (the secrets folder), mode 0600 from
+    its creation: a child program such as psql gets the password from it, not from its argv, which
+    every user on the machine can read in `ps`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    path = folder / f"{info.user}.pgpass"
+    line = ":".join(_pgpass_field(v) for v in (info.host, str(info.port), "*", info.user, info.password))
+    # Written beside and renamed over: two commands at once never read a half-written file.
+    partial = folder / f".{info.user}.pgpass.{os.getpid()}"
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+    os.replace(partial, path)
+    return path
+
+
+def conninfo_without_password(info: ConnInfo) -> str:
+    """A libpq connection string for argv: everything but the password."""
+
+    def quoted(value: str) -> str:
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    return f"host={quoted(info.host)} port={info.port} user={quoted(info.user)} dbname={quoted(info.dbname)}"

@@ -19,6 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from warehouse.db import roles
 from warehouse.errors import WarehouseError
 from warehouse.paths import StatePaths
 from warehouse.secrets import ensure_secret
@@ -59,6 +60,19 @@ max_wal_senders = 0
 # Statements and error details can carry data values; keep them out of the log.
 log_min_error_statement = panic
 log_error_verbosity = terse
+# Error and warning messages quote values too (invalid input syntax for type integer: "<a value>"),
+# in their primary text, which no setting trims. So they are not logged at all: the log keeps LOG,
+# FATAL and PANIC lines (connections, DDL, checkpoints, startup and crash reports). A failed statement
+# stays diagnosable where it failed: the client receives the whole error (SQLSTATE, message, detail),
+# and the warehouse's commands report it. Filtering the log after the fact instead would leave the
+# values on disk whenever the filter lagged or died.
+log_min_messages = log
+# Connection budget: analyst and auditor have CONNECTION LIMITs (warehouse/db/roles.py) well below
+# what is left after these reserved slots; the loader and transformer may use the reserved ones
+# (pg_use_reserved_connections), so dbt and the loader always get in.
+max_connections = {max_connections}
+superuser_reserved_connections = {superuser_reserved}
+reserved_connections = {reserved}
 """
 
 HBA = """\
@@ -172,7 +186,12 @@ class EmbeddedServer:
             self._initdb(log)
         port = self._choose_port(log)
         settings = SETTINGS_TEMPLATE.format(
-            host=HOST, port=port, shared_buffers=os.environ.get("WAREHOUSE_DB_SHARED_BUFFERS", "1GB")
+            host=HOST,
+            port=port,
+            shared_buffers=os.environ.get("WAREHOUSE_DB_SHARED_BUFFERS", "1GB"),
+            max_connections=roles.MAX_CONNECTIONS,
+            superuser_reserved=roles.SUPERUSER_RESERVED_CONNECTIONS,
+            reserved=roles.RESERVED_CONNECTIONS,
         )
         (self.pgdata / "warehouse.conf").write_text(settings)
         self._chown_to_system_user(self.pgdata / "warehouse.conf")
@@ -239,12 +258,15 @@ class EmbeddedServer:
         self._chown_to_system_user(self.pgdata)
         self._make_traversable(self.pgdata)
         log(f"initialising a new PostgreSQL {MAJOR_VERSION} cluster in {self.pgdata}")
-        # initdb reads the superuser password from a file the system user can read; remove it after.
-        with tempfile.NamedTemporaryFile("w", prefix="pwfile-", dir=self.state.root, delete=False) as handle:
-            handle.write(self.superuser_password + "\n")
-            pwfile = Path(handle.name)
+        # initdb reads the superuser password from a file. It is made 0600 in the secrets folder and
+        # removed after; initdb opens it through the descriptor it inherits (/proc/self/fd/N), so the
+        # system user it runs as needs no way into the secrets folder.
+        pwfile = self.state.secrets / f"initdb-{os.getpid()}.pwfile"
+        password = self.superuser_password  # creates the secrets folder (0700) on first use
+        fd = os.open(pwfile, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            pwfile.chmod(0o600)
+            os.write(fd, (password + "\n").encode())
+            os.lseek(fd, 0, os.SEEK_SET)
             self._chown_to_system_user(pwfile)
             result = self._run(
                 "initdb",
@@ -254,14 +276,16 @@ class EmbeddedServer:
                     "-U",
                     SUPERUSER,
                     "--pwfile",
-                    str(pwfile),
+                    f"/proc/self/fd/{fd}",
                     "--auth-host=scram-sha-256",
                     "--auth-local=reject",
                     "--encoding=UTF8",
                     "--locale=C",
                 ],
+                pass_fds=(fd,),
             )
         finally:
+            os.close(fd)
             pwfile.unlink(missing_ok=True)
         if result.returncode != 0:
             raise WarehouseError(f"initdb failed in {self.pgdata}: {_first_error_line(result.stderr)}")
@@ -292,9 +316,11 @@ class EmbeddedServer:
             raise WarehouseError(f"pg_ctl {args[-1]} failed: {_first_error_line(result.stderr)}")
         return result
 
-    def _run(self, program: str, args: list[str]) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, program: str, args: list[str], *, pass_fds: tuple[int, ...] = ()
+    ) -> subprocess.CompletedProcess[str]:
         executable = bin_dir() / program
-        kwargs: dict = {}
+        kwargs: dict = {"pass_fds": pass_fds}
         if self._run_as:
             _ensure_system_user()
             kwargs["user"] = self._run_as

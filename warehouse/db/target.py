@@ -87,14 +87,49 @@ class Target:
                 password = ensure_secret(path)
                 if roles.ensure_role(conn, name, password, reset_password=fresh):
                     log(f"created role {name}")
+            superuser = roles.is_superuser(conn)
+            if superuser:
+                roles.apply_role_limits(conn, log)
+                roles.revoke_temporary_from_public(conn)
+                others = _other_databases(conn, targets)
+            else:
+                log("the admin role is not a superuser: role limits, catalogue privileges and the DDL guard skipped")
+                others = []
         finally:
             conn.close()
         for dbname in targets:
             db = connect(self.admin(dbname))
             try:
                 roles.apply_privileges(db, dbname)
+                if superuser:
+                    roles.harden_database(db)
+                    roles.install_guard(db)
             finally:
                 db.close()
+        # Every other database analysts can connect to (postgres, template1 and so every database
+        # created from it later, other warehouse databases) gets the same catalogue privileges.
+        for dbname in others:
+            self._harden_other(dbname, log)
+
+    def _harden_other(self, dbname: str, log) -> None:
+        import psycopg2
+
+        essential = dbname in ("postgres", "template1")
+        try:
+            db = connect(self.admin(dbname), total_seconds=5, attempts=2)
+        except WarehouseError as exc:
+            if essential:
+                raise
+            log(f"database {dbname} not hardened: {exc}")  # dropped meanwhile (a test's scratch database)
+            return
+        try:
+            roles.harden_database(db)
+        except psycopg2.OperationalError as exc:
+            if essential:
+                raise
+            log(f"database {dbname} not hardened: {str(exc).strip().splitlines()[0]}")
+        finally:
+            db.close()
 
     def drop(self, dbname: str) -> None:
         """Drop a (throwaway) database, closing its open connections first."""
@@ -104,6 +139,18 @@ class Target:
                 cur.execute(f'drop database if exists "{dbname}" with (force)')
         finally:
             conn.close()
+
+
+def _other_databases(conn, targets: list[str]) -> list[str]:
+    """Connectable databases besides `targets`, template1 first: a database created while this runs
+    copies it already hardened."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "select datname from pg_database where datallowconn and not (datname = any(%s)) "
+            "order by datname <> 'template1', datname",
+            (targets,),
+        )
+        return [row[0] for row in cur.fetchall()]
 
 
 def _try_create(conn, dbname: str) -> bool:

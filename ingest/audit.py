@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import psycopg2.extensions
 
+from ingest.pii.keys import PseudonymKey
+
 DDL = """
 create table if not exists audit.ingest_runs (
     id bigserial primary key,
@@ -119,6 +121,19 @@ create table if not exists audit.name_tokens (
 );
 comment on table audit.name_tokens is
     'Keyed HMAC tokens of every name word the loader dropped; free text is redacted of words whose token is here.';
+
+create table if not exists audit.pseudonym_keys (
+    id bigserial primary key,
+    key_id text not null,
+    previous_key_id text,
+    activated_at timestamptz not null default now(),
+    activated_by text not null,
+    db_role text not null default current_user
+);
+comment on table audit.pseudonym_keys is
+    'Append-only: the id (a fingerprint, never the key) of the pseudonymisation key this database''s tokens '
+    'are made with, on first use (previous_key_id null) and on every `warehouse key rotate`. The newest row is '
+    'the key the loader must use.';
 """
 
 
@@ -243,3 +258,10 @@ def _os_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return str(os.getuid())
+
+
+def check_key(conn: psycopg2.extensions.connection, key: PseudonymKey) -> None:
+    """Refuse a pseudonymisation key other than the one this database uses (ingest/key_registry.py)."""
+    from ingest.key_registry import check_key as check
+
+    check(conn, key)

@@ -157,7 +157,7 @@ def _child(path: str, csv_path: Path, workdir: Path, database: str, header: list
     if path == "full":
         from ingest.loader import IngestOptions, run_ingest
 
-        os.environ.setdefault("WAREHOUSE_PSEUDONYM_KEY", "benchmark-key-not-a-secret")
+        os.environ.setdefault("WAREHOUSE_PSEUDONYM_KEY", "benchmark-key-not-a-secret-0123456789")
         options = IngestOptions(
             feeds_dir=workdir / "feeds", landing_root=str(workdir / "landing"), work_dir=workdir / "dlt"
         )

@@ -131,6 +131,41 @@ def key_init() -> None:
     typer.echo(f"pseudonymisation key {path} (id {key.key_id})")
 
 
+@key_app.command("rotate")
+def key_rotate(
+    generate: bool = typer.Option(
+        False, "--generate", help="First write a random key to .warehouse/secrets/pseudonym.key.new (mode 0600)."
+    ),
+    yes: bool = typer.Option(False, "--yes", help="Confirm: tokens made before and after the rotation never join."),
+    target: str = typer.Option("dev", "--target", help="Database: dev, or ci (the one `make test` builds)."),
+) -> None:
+    """Change the pseudonymisation key on purpose, recorded in audit.pseudonym_keys (docs/key-rotation.md).
+
+    The new key comes from $WAREHOUSE_PSEUDONYM_KEY, else .warehouse/secrets/pseudonym.key.new, else
+    the key file (a second database catching up); never from the command line."""
+    from ingest.audit import claim_loader_lock
+    from ingest.cli_support import default_key_file
+    from ingest.key_registry import rotate
+    from warehouse.db.connection import connect
+
+    _select_database(target)
+    conn = connect(Target.discover().role("loader"))
+    try:
+        done = rotate(
+            conn, default_key_file(), generate=generate, confirmed=yes, claim_lock=claim_loader_lock, log=_say
+        )
+    finally:
+        conn.close()
+    if not done.recorded:
+        typer.echo(f"this database already uses key id {done.key_id} (from {done.source}): nothing to record")
+    elif done.previous_key_id is None:
+        typer.echo(f"recorded key id {done.key_id} (from {done.source}) as this database's first key")
+    else:
+        typer.echo(f"rotated from key id {done.previous_key_id} to {done.key_id} (from {done.source}); recorded")
+    if done.retired_file is not None:
+        typer.echo(f"the loader now uses {default_key_file()}; the old key is kept as {done.retired_file}")
+
+
 @bench_app.command("ingest")
 def bench_ingest_command(
     rows: int = typer.Option(1_000_000, "--rows", min=1000, help="Rows in the generated file."),

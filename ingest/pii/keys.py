@@ -19,6 +19,9 @@ from warehouse.errors import WarehouseError
 
 KEY_ENV_VAR = "WAREHOUSE_PSEUDONYM_KEY"
 KEY_BYTES = 32
+# HMAC-SHA256's own block-size argument aside, a short key can be guessed (a 5-byte key is 2^40
+# tries, an afternoon on one GPU), and with it every token is reversible by enumeration.
+MIN_KEY_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -60,10 +63,25 @@ def load_key(key_file: Path | None) -> PseudonymKey:
         text = env_value.strip()
         if not text:
             raise WarehouseError(f"{KEY_ENV_VAR} is set but empty; the loader refuses to run without a key")
-        return PseudonymKey.from_bytes(text.encode("utf-8"))
+        return PseudonymKey.from_bytes(_long_enough(text.encode("utf-8"), KEY_ENV_VAR))
     if key_file is None:
         raise WarehouseError(f"no pseudonymisation key: the loader refuses to run without one; {_HOW_TO_PROVIDE}")
-    return PseudonymKey.from_bytes(_read_key_file(key_file))
+    return read_key_file(key_file)
+
+
+def read_key_file(path: Path) -> PseudonymKey:
+    """The key in `path` (mode 0600, at least MIN_KEY_BYTES), whatever the environment says."""
+    return PseudonymKey.from_bytes(_long_enough(_read_key_file(path), f"key file {path}"))
+
+
+def _long_enough(key: bytes, source: str) -> bytes:
+    # The length is said, never the key: the message goes to terminals and logs.
+    if len(key) < MIN_KEY_BYTES:
+        raise WarehouseError(
+            f"the pseudonymisation key from {source} is {len(key)} bytes; it must be at least {MIN_KEY_BYTES} "
+            f"bytes (`warehouse key init` writes a random one); the loader refuses to run with a short key"
+        )
+    return key
 
 
 def _read_key_file(path: Path) -> bytes:

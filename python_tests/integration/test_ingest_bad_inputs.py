@@ -310,7 +310,7 @@ def test_feed_yaml_typo_is_one_clear_line(tmp_path):
         "    columns:\n      - {source: id, name: id, pii: none}\n"
     )
     result = run_cli(
-        "ingest", "--feeds-dir", str(feeds), "--landing", str(tmp_path), env={"WAREHOUSE_PSEUDONYM_KEY": "k"}
+        "ingest", "--feeds-dir", str(feeds), "--landing", str(tmp_path), env={"WAREHOUSE_PSEUDONYM_KEY": TEST_KEY}
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -113,3 +113,22 @@ def test_create_key_file_ignores_a_permissive_umask(tmp_path: Path) -> None:
 def test_key_never_appears_in_repr() -> None:
     key = PseudonymKey.from_bytes(SECRET.encode())
     assert SECRET not in repr(key) and key.key_id in repr(key)
+
+
+@pytest.mark.parametrize("text", ["k" * 5, "k" * 31])
+def test_short_keys_are_refused_without_showing_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str
+) -> None:
+    with pytest.raises(WarehouseError) as info:
+        load_key(_key_file(tmp_path, text, 0o600))
+    monkeypatch.setenv(KEY_ENV_VAR, text)
+    with pytest.raises(WarehouseError) as from_env:
+        load_key(None)
+    for message in (str(info.value), str(from_env.value)):
+        assert f"is {len(text)} bytes; it must be at least 32 bytes" in message
+        assert text not in message and "\n" not in message
+
+
+def test_a_32_byte_key_is_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV_VAR, "k" * 32)
+    assert load_key(None).key == b"k" * 32

@@ -185,6 +185,20 @@ def bench_ingest_command(
     typer.echo(format_results(results, rows, feed))
 
 
+@bench_app.command("pii")
+def bench_pii_command(
+    repeat: int = typer.Option(10, "--repeat", min=1, help="Times the corpus is repeated for the rows/s figure."),
+) -> None:
+    """PII detectors on the labelled corpus: recall and precision per class, rows/s, beside the old detector."""
+    from ingest.bench_pii import bench_pii, format_results, load_corpus
+
+    corpus = load_corpus()
+    results = bench_pii(repeat=repeat, corpus=corpus)
+    typer.echo(format_results(results, corpus))
+    if not results[0].score.meets_targets():
+        raise typer.Exit(1)
+
+
 @bench_app.command("build")
 def bench_build_command(
     patients: list[int] = typer.Option(

@@ -123,7 +123,8 @@ _PHONE_SHAPES = re2.compile(
     )
     + ")"
 )
-_PHONE_LEFT = re2.compile(r"\+ ?[0-9]|[0-9][0-9 ().\-]{5,}[0-9]")
+# A run that could hold a phone: digits, separators, "(" and "+", at least seven characters.
+_PHONE_RUN = re2.compile(r"\+?\(?[0-9][0-9 ().\-]{5,}[0-9]")
 _ISO = re2.compile(
     _B
     + r"(([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
@@ -256,23 +257,37 @@ def _date_spans(text: str, this_year: int) -> list[Span]:
 
 
 def _phone_spans(text: str, taken: list[Span]) -> list[Span]:
-    # libphonenumber is the slow part: skip it when what the other detectors left has no phone-like
-    # run. The matcher itself reads the whole text: "+44 (0)161 945 8276" must be one phone even
-    # though "161 945 8276" passes the NHS check.
-    rest = list(text)
-    for start, end, _ in taken:
-        rest[start:end] = " " * (end - start)
-    if not _PHONE_LEFT.search("".join(rest)):
-        return []
+    """Phones in `text`; `taken` are the other detectors' spans.
+
+    libphonenumber is the slow part, so it reads only windows around phone-like runs that are not
+    wholly another detector's (a date, an NHS number), and the second region only where a
+    national number could start ("0"). A window is the run itself, whole: "+44 (0)161 945 8276"
+    is one phone even though "161 945 8276" passes the NHS check.
+    """
     spans: list[Span] = [(s, e, "phone") for s, e, _ in _bounded(_PHONE_SHAPES, text)]
-    for region in PHONE_REGIONS:
-        # STRICT_GROUPING: a valid number whose digit groups are the country's own grouping, so a
-        # drug code grouped 5-4-1 ("NDC 50090-3431-0") is not a US number with a valid area code.
-        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.STRICT_GROUPING):
-            # A bare run of digits is an account number, an NPI or an NHS number as often as a
-            # phone: only written phones (grouped, or with "+") count.
-            if not match.raw_string.isdigit():
-                spans.append((match.start, match.end, "phone"))
+    for match in _PHONE_RUN.finditer(text):
+        start, end = match.start(), match.end()
+        if any(s <= start and end <= e for s, e, _ in taken):
+            continue
+        window = text[max(0, start - 1) : end + 1]  # one character each side for the matcher's own boundary checks
+        offset = max(0, start - 1)
+        regions = (
+            PHONE_REGIONS
+            if "+" in window
+            else PHONE_REGIONS[:1] + tuple(r for r in PHONE_REGIONS[1:] if "0" in window[:3])
+        )
+        for region in regions or PHONE_REGIONS[:1]:
+            # STRICT_GROUPING: a valid number whose digit groups are the country's own grouping, so a
+            # drug code grouped 5-4-1 ("NDC 50090-3431-0") is not a US number with a valid area code.
+            for found in phonenumbers.PhoneNumberMatcher(
+                window, region, leniency=phonenumbers.Leniency.STRICT_GROUPING
+            ):
+                # A bare run of digits is an account number, an NPI or an NHS number as often as a
+                # phone: only written phones (grouped, or with "+") count.
+                if not found.raw_string.isdigit():
+                    spans.append((offset + found.start, offset + found.end, "phone"))
+            if "+" in window:
+                break  # an international number reads the same from any region
     return spans
 
 
@@ -440,12 +455,14 @@ def redact_names(
     return pc.replace_with_mask(text, rows, _per_row(text, rows, one, text.type))
 
 
-def contains_pii(text: str, known_names: KnownNames | None = None) -> str | None:
+def contains_pii(text: str, known_names: KnownNames | None = None, *, include_dates: bool = True) -> str | None:
     """The class of the first PII found in a short string (a CSV header cell, a file name), or None.
 
     Besides the detectors, a known name (as a word, `KnownNames`) or an honorific + name is "name".
+    `include_dates=False` for strings where a date is expected and not personal (a file name's
+    delivery date).
     """
-    found = {label for _, _, label in find_pii(text)}
+    found = {label for _, _, label in find_pii(text, include_dates)}
     for name in DETECTOR_NAMES:
         if name in found:
             return name

@@ -13,7 +13,6 @@ from ingest.pii import detect
 from ingest.pii.checksums import luhn_valid, luhn_valid_array, nhs_number_valid, nhs_number_valid_array
 from ingest.pii.detect import DETECTOR_NAMES, redact, scan, scan_row_names
 
-
 _MANY = 4
 
 

@@ -7,6 +7,7 @@ file into raw and quarantine in a transaction of its own.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -273,6 +274,8 @@ class Loader:
                 audit.finish_run(self.conn, run_row, status="failed", counts=report.counts(), error=message)
             except (psycopg2.Error, WarehouseError):
                 pass  # the database is what failed; the error still reaches the user
+            with contextlib.suppress(psycopg2.Error):
+                self.conn.close()  # and the loader lock with it, for a caller that goes on (tests, `run`)
             raise
         finally:
             if self.progress is not None:

@@ -82,6 +82,9 @@ class PromoteRequest:
     sole_stage_rows: dict[str, int] = field(default_factory=dict)
     # Per-file lineage (ingest.pseudonymise.file_lineage): not staged, written here.
     lineage: dict[str, object] = field(default_factory=dict)
+    # Keyed tokens of name words dropped from this file: saved with its rows, so no row whose free text
+    # was redacted by a name outlives a crash that lost the name's token.
+    name_tokens: set[str] = field(default_factory=set)
 
 
 def _columns(cur, schema: str, table: str) -> list[tuple[str, str]]:
@@ -518,13 +521,10 @@ def promote(conn: psycopg2.extensions.connection, req: PromoteRequest) -> None:
                 )  # fmt: skip
             cur.execute(
                 """
-                insert into audit.file_manifest (
+                insert into audit.file_manifest_entries (
                     feed, entity, file_sha256, file_name, client_id, file_date, file_seq, size_bytes,
                     status, reason, config_sha256, run_id
                 ) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-                on conflict (feed, entity, file_sha256) do update set
-                    file_name = excluded.file_name, status = excluded.status, reason = excluded.reason,
-                    config_sha256 = excluded.config_sha256, run_id = excluded.run_id, recorded_at = now()
                 """,
                 (
                     load.feed, load.entity, load.file_sha256, load.file_name, load.client_id, req.file_date,
@@ -533,6 +533,11 @@ def promote(conn: psycopg2.extensions.connection, req: PromoteRequest) -> None:
                 ),
             )  # fmt: skip
             record_file_load(cur, load)
+            if req.name_tokens:
+                cur.execute(
+                    "insert into audit.name_tokens (token) select unnest(%s::text[]) on conflict do nothing",
+                    (sorted(req.name_tokens),),
+                )
         conn.commit()
     except BaseException:
         conn.rollback()
@@ -542,18 +547,24 @@ def promote(conn: psycopg2.extensions.connection, req: PromoteRequest) -> None:
 
 
 def _advance_watermark(cur, req: PromoteRequest) -> None:
+    """A new watermark event only when the client's high water rises (audit.watermarks reads the highest)."""
     table = req.feed.table(req.entity_name)
     cur.execute(
         sql.SQL(
             """
-            insert into audit.watermarks (feed, entity, client_id, column_name, high_water)
-            select %s, %s, %s, %s, max({col}) from raw.{t} where _client_id = %s having max({col}) is not null
-            on conflict (feed, entity, client_id) do update set
-                high_water = greatest(audit.watermarks.high_water, excluded.high_water), updated_at = now()
+            insert into audit.watermark_events (feed, entity, client_id, column_name, high_water)
+            select %s, %s, %s, %s, max({col}) from raw.{t} where _client_id = %s
+            having max({col}) > coalesce(
+                (select max(high_water) from audit.watermark_events where feed = %s and entity = %s and client_id = %s),
+                '-infinity'
+            )
             """
         ).format(col=sql.Identifier(req.watermark_column), t=sql.Identifier(table)),
-        (req.feed.feed, req.entity_name, req.load.client_id, req.watermark_column, req.load.client_id),
-    )
+        (
+            req.feed.feed, req.entity_name, req.load.client_id, req.watermark_column, req.load.client_id,
+            req.feed.feed, req.entity_name, req.load.client_id,
+        ),
+    )  # fmt: skip
 
 
 def record_only(conn: psycopg2.extensions.connection, load: FileLoad) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
 
@@ -168,6 +169,23 @@ def apply_privileges(conn: psycopg2.extensions.connection, dbname: str) -> None:
     with conn.cursor() as cur:
         for statement in statements:
             cur.execute(statement)
+        _withdraw_failures_left_in_audit(cur)
+
+
+def _withdraw_failures_left_in_audit(cur: psycopg2.extensions.cursor) -> None:
+    """dbt stored failing rows in `audit` before they moved to dq_failures: whole rows the auditor
+    must not read. They stay for the transformer; the auditor loses them."""
+    cur.execute("select to_regclass('audit.dbt_node_results') is not null")
+    if not cur.fetchone()[0]:
+        return
+    cur.execute("select distinct failures_relation from audit.dbt_node_results where failures_relation is not null")
+    for (relation,) in cur.fetchall():
+        parts = [part.strip('"') for part in relation.split(".")][-2:]
+        if len(parts) != 2 or parts[0] != "audit":
+            continue
+        cur.execute("select to_regclass(%s) is not null", (sql.Identifier(*parts).as_string(cur),))
+        if cur.fetchone()[0]:
+            cur.execute(sql.SQL("revoke all on table {} from auditor").format(sql.Identifier(*parts)))
 
 
 def apply_role_limits(admin: psycopg2.extensions.connection, log: Callable[[str], None] = print) -> None:
@@ -208,14 +226,32 @@ LARGE_OBJECT_CREATORS = (
 
 def harden_database(conn: psycopg2.extensions.connection) -> None:
     """Catalogue privileges inside one database (run in every database, template1 included, so
-    databases created from it inherit them). Idempotent; needs a superuser."""
+    databases created from it inherit them). Idempotent, and a no-op once done: no catalogue row is
+    rewritten on every init. Needs a superuser."""
     with conn.cursor() as cur:
         for function in LARGE_OBJECT_CREATORS:
-            cur.execute(sql.SQL("revoke execute on function pg_catalog.{} from public").format(sql.SQL(function)))
+            cur.execute(
+                "select exists (select 1 from pg_catalog.pg_proc p, "
+                "aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a "
+                "where p.oid = %s::regprocedure and a.grantee = 0 and a.privilege_type = 'EXECUTE')",
+                (f"pg_catalog.{function}",),
+            )
+            if cur.fetchone()[0]:
+                cur.execute(sql.SQL("revoke execute on function pg_catalog.{} from public").format(sql.SQL(function)))
         # attmissingval keeps the value a column added with a default had for the rows already there:
         # promotion adds its lineage columns that way, so it would hold a file's name, hash, client
         # and run id, readable by every role. All the other columns stay readable (psql's \d, dbt's
         # catalogue and information_schema select them by name).
+        cur.execute(
+            "select exists (select 1 from pg_catalog.pg_class c, "
+            "aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a "
+            "where c.oid = 'pg_catalog.pg_attribute'::regclass and a.grantee = 0 and a.privilege_type = 'SELECT'), "
+            "exists (select 1 from pg_catalog.pg_attribute t, aclexplode(t.attacl) a "
+            "where t.attrelid = 'pg_catalog.pg_attribute'::regclass and t.attname = 'attname' and a.grantee = 0)"
+        )
+        table_wide, by_column = cur.fetchone()
+        if by_column and not table_wide:
+            return
         cur.execute(
             "select attname from pg_catalog.pg_attribute where attrelid = 'pg_catalog.pg_attribute'::regclass "
             "and attnum > 0 and not attisdropped and attname <> 'attmissingval' order by attnum"
@@ -235,7 +271,10 @@ def revoke_temporary_from_public(admin: psycopg2.extensions.connection) -> None:
     with admin.cursor() as cur:
         cur.execute("select datname from pg_database order by datname")
         for (dbname,) in cur.fetchall():
-            cur.execute(sql.SQL("revoke temporary on database {} from public").format(sql.Identifier(dbname)))
+            try:
+                cur.execute(sql.SQL("revoke temporary on database {} from public").format(sql.Identifier(dbname)))
+            except psycopg2.errors.InvalidCatalogName:
+                continue  # dropped since it was listed (a test's scratch database)
 
 
 def is_superuser(conn: psycopg2.extensions.connection) -> bool:

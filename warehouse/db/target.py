@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ingest import audit
 from warehouse.db import roles
 from warehouse.db.connection import (
     DEV_DATABASE,
@@ -21,6 +20,7 @@ from warehouse.paths import StatePaths
 from warehouse.secrets import ensure_secret, read_secret
 
 ADMIN = "admin"
+INIT_LOCK = 7_230_611  # pg_advisory_lock key of `warehouse db init`
 ROLE_CHOICES = (ADMIN, *roles.ROLES)
 
 
@@ -79,6 +79,11 @@ class Target:
         conn = connect(maintenance)
         try:
             server_version_ok(conn, maintenance)
+            # One init at a time (test sessions run theirs concurrently): two sessions granting on the
+            # same catalogue row (a role, template1's functions) fail with "tuple concurrently updated".
+            # Held by this connection until the end of init.
+            with conn.cursor() as cur:
+                cur.execute("select pg_advisory_lock(%s)", (INIT_LOCK,))
             for dbname in targets:
                 if dbname != maintenance.dbname and _try_create(conn, dbname):
                     log(f"created database {dbname}")
@@ -96,16 +101,15 @@ class Target:
             else:
                 log("the admin role is not a superuser: role limits, catalogue privileges and the DDL guard skipped")
                 others = []
+            self._init_databases(targets, others, superuser, log)
         finally:
             conn.close()
+
+    def _init_databases(self, targets: list[str], others: list[str], superuser: bool, log) -> None:
         for dbname in targets:
             db = connect(self.admin(dbname))
             try:
                 roles.apply_privileges(db, dbname)
-                # Owned by the admin, not the loader: the loader may append to its history, never rewrite it.
-                audit.create_tables(
-                    db, writer="loader", readers=[r.name for r in roles.ROLES.values() if "audit" in r.reads]
-                )
                 if superuser:
                     roles.harden_database(db)
                     roles.install_guard(db)

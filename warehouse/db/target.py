@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ingest import audit
 from warehouse.db import roles
 from warehouse.db.connection import (
     DEV_DATABASE,
@@ -113,6 +114,10 @@ class Target:
                 if superuser:
                     roles.harden_database(db)
                     roles.install_guard(db)
+                # Owned by the admin, not the loader: the loader may append to its history, never rewrite it.
+                audit.create_tables(
+                    db, writer="loader", readers=[r.name for r in roles.ROLES.values() if "audit" in r.reads]
+                )
             finally:
                 db.close()
         # Every other database analysts can connect to (postgres, template1 and so every database

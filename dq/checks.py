@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -128,6 +129,19 @@ class Links:
 
 
 Thresholds = Callable[[str, str | None], float]
+
+
+# The loader stores an undeclared header cell as itself only when it is a plain column name, else as
+# "column N (length, shape, id ...)" (ingest/describe.py). Rows written before it did may hold a
+# header cell that was a person's name or a record's value: those are not repeated in reports.
+_PLAIN_COLUMN = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9_ ]{1,64}$")
+_DESCRIBED_COLUMN = re.compile(r"^column \d+ \(\d+ chars?, [a-z+]+, id [0-9a-f]+\)$")
+
+
+def _drift_column(cell: str) -> str:
+    if _PLAIN_COLUMN.match(cell) or _DESCRIBED_COLUMN.match(cell):
+        return cell
+    return f"a column not shown ({len(cell)} chars, recorded before header cells were described)"
 
 
 def _about_file(
@@ -279,16 +293,17 @@ def check_files(history: History, config: Checks, links: Links, threshold: Thres
                 )
             )
     for d in history.drift:
+        extra = [_drift_column(c) for c in d.extra_columns]
         findings.append(
             Finding(
                 check=Check.schema_drift,
                 severity=Severity.error,
                 message=(
                     "file held for schema drift: missing columns "
-                    f"[{', '.join(d.missing_columns)}], extra columns [{', '.join(d.extra_columns)}]"
+                    f"[{', '.join(d.missing_columns)}], extra columns [{', '.join(extra)}]"
                     " (`warehouse ingest --explain`)"
                 ),
-                details={"missing_columns": list(d.missing_columns), "extra_columns": list(d.extra_columns)},
+                details={"missing_columns": list(d.missing_columns), "extra_columns": extra},
                 **_about_file(links, d.feed, d.entity, d.client_id, d.file_name, d.run_id, d.file_sha256),
             )
         )

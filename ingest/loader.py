@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from ingest import audit
 from ingest.ahead import run_ahead
 from ingest.config import Feed, PiiClass, load_feeds
-from ingest.describe import Describer
+from ingest.describe import Describer, redact_message
 from ingest.land import PipelineStepFailed, close_adbc_databases, load_stage, stage_pipeline, use_jemalloc
 from ingest.landing import LandedFile, default_landing_root, list_files, open_file, sha256_of
 from ingest.parquet_output import ParquetTee, publish
@@ -793,12 +793,23 @@ def _one_line(exc: BaseException) -> str:
         root = root.__cause__
     diag = getattr(root, "diag", None)
     if diag is not None and diag.message_primary:
-        # The primary message only: a DETAIL line can quote the offending row's values.
-        return f"{type(root).__name__}: {diag.message_primary[:200]}"
+        # The primary message only: a DETAIL line can quote the offending row's values. The primary
+        # one quotes a value too ('invalid input syntax for type integer: "..."'): cut there.
+        primary = diag.message_primary.split(': "', 1)[0][:200]
+        if redact_message(primary) is None:
+            return f"{type(root).__name__} (message withheld: it may quote data)"
+        return f"{type(root).__name__}: {primary}"
     if isinstance(root, (psycopg2.Error, OSError, ConnectionError, TimeoutError, WarehouseError)):
         # Connection, file-system and our own messages name hosts, paths and causes, never row values.
         text = str(root).strip().splitlines()
-        return f"{type(root).__name__}: {text[0][:200]}" if text else type(root).__name__
+        if not text:
+            return type(root).__name__
+        first = text[0][:200]
+        if isinstance(root, OSError):
+            first = first.split(": '", 1)[0]  # the path it names ends in a landed file's name
+        if redact_message(first) is None:
+            return f"{type(root).__name__} (message withheld: it may quote data)"
+        return f"{type(root).__name__}: {first}"
     # Anything else (a parser, a compute kernel) may quote the value it choked on.
     return f"{type(root).__name__} (message withheld: it may quote data)"
 

@@ -367,6 +367,6 @@ def _arrow_message(exc: Exception) -> str:
             text = text.split(marker, 1)[0]
     parts = text.split(": ")
     text = ": ".join(parts[:2])  # "CSV parse error: Expected 11 columns, got 4"
-    if not re.fullmatch(r"[A-Za-z0-9 ,._()/-]{0,160}", text) or redact_message(text) is None:
+    if not re.fullmatch(r"[A-Za-z0-9 ,.:_()/-]{0,160}", text) or redact_message(text) is None:
         return f"{type(exc).__name__} (message withheld: it may quote data)"
     return text

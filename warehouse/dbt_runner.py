@@ -22,6 +22,9 @@ def dbt_env(target: Target, dbt_target: str = "dev") -> dict[str, str]:
         WAREHOUSE_DB_HOST=info.host,
         WAREHOUSE_DB_PORT=str(info.port),
         WAREHOUSE_DB_USER=info.user,
+        # In dbt's environment, not its argv: /proc/<pid>/environ is readable by the same user only,
+        # the command line by everyone (`ps`). profiles.yml reads it with env_var(); dbt writes it to
+        # none of target/ and logs/ (the privilege tests check).
         WAREHOUSE_DB_PASSWORD=info.password,
         WAREHOUSE_DB_NAME=target.database(),
         WAREHOUSE_CI_DATABASE=target.ci_database,

@@ -362,3 +362,18 @@ def test_auditor_reads_keys_not_values_of_stored_failures(role_conn):
     finally:
         with transformer.cursor() as cur:
             cur.execute("drop table dq_failures.probe_failures")
+
+
+def test_dbt_keeps_no_password_in_its_files(target, test_database, monkeypatch):
+    """dbt gets the transformer's password in its environment; none of its files may keep it."""
+    monkeypatch.setenv("WAREHOUSE_DB_NAME", test_database)
+    assert run_dbt(["deps", "--quiet"], target=target) == 0
+    assert run_dbt(["build", "--quiet", "--select", "+dim_age_bracket"], target=target) == 0
+    password = target.role("transformer").password.encode()
+    for folder in (PROJECT_ROOT / "target", PROJECT_ROOT / "logs"):
+        for path in folder.rglob("*"):
+            if path.is_file():
+                try:
+                    assert password not in path.read_bytes(), path
+                except FileNotFoundError:
+                    continue  # another dbt run replaced it meanwhile

@@ -14,10 +14,13 @@ from pathlib import Path
 from dq.alerts.config import DqConfig
 from dq.checks import Finding, Links, freshness_rows, volume_series
 from dq.history import History
+from warehouse.private_files import private_dir, write_text
 
 SCHEMA_VERSION = 1
 JSON_NAME = "dq_report.json"
 HTML_NAME = "dq_report.html"
+# What the report folder holds: reports, their history, and the temporary files they are written to.
+REPORT_ENTRIES = {JSON_NAME, HTML_NAME, "runs", f"{JSON_NAME}.tmp", "dq_report.html.tmp"}
 MAX_VOLUME_CHARTS = 60
 
 
@@ -144,15 +147,24 @@ def build_report(
 
 def write_json(report: dict[str, object], out_dir: Path, *, keep_copy: bool) -> list[Path]:
     """`dq_report.json`, and a timestamped copy under runs/ so the history of reports stays queryable."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    report_dir(out_dir)
     text = json.dumps(report, indent=2, default=str, ensure_ascii=False)
     written = [out_dir / JSON_NAME]
     if keep_copy:
         stamp = str(report["generated_at"]).replace(":", "").replace("-", "").split(".")[0].split("+")[0]
         written.append(out_dir / "runs" / f"dq_report_{stamp}Z.json")
-        written[-1].parent.mkdir(exist_ok=True)
+        private_dir(written[-1].parent)
     for path in written:
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(text, encoding="utf-8")
+        write_text(tmp, text)
         tmp.replace(path)  # readers never see half a report
     return written
+
+
+def report_dir(out_dir: Path) -> Path:
+    """The report folder, its owner's only (the reports name quarantine reasons, feeds and keys).
+    A folder that already holds anything but reports (`--out .`, a shared folder) keeps its mode:
+    only the report files in it are private then."""
+    if out_dir.exists() and any(entry.name not in REPORT_ENTRIES for entry in out_dir.iterdir()):
+        return out_dir
+    return private_dir(out_dir)

@@ -24,6 +24,7 @@ from warehouse.db.connection import connect
 from warehouse.db.target import Target
 from warehouse.errors import WarehouseError
 from warehouse.paths import project_root
+from warehouse.private_files import write_text
 
 SAMPLED_CHECKS = ("invalid_ratio", "file_held", "schema_drift")
 MAX_SAMPLED_GROUPS = 40
@@ -181,7 +182,7 @@ def write_report(collected: Collected, config: DqConfig, out_dir: Path) -> tuple
     json_paths = write_json(report, out_dir, keep_copy=config.report.keep_json_copies)
     html_path = out_dir / HTML_NAME
     tmp = html_path.with_suffix(".html.tmp")
-    tmp.write_text(render_html(report, z_threshold=config.checks.volume.z_threshold), encoding="utf-8")
+    write_text(tmp, render_html(report, z_threshold=config.checks.volume.z_threshold))
     tmp.replace(html_path)
     return html_path, json_paths[0]
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,6 +31,7 @@ import pyarrow as pa
 
 from ingest.ahead import RunAhead
 from warehouse.db.connection import ConnInfo
+from warehouse.private_files import private_dir, restrict_tree
 
 # dlt reads its settings from the environment; set them before it is imported anywhere.
 os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
@@ -47,6 +49,10 @@ os.environ.setdefault("NORMALIZE__WORKERS", "1")
 # Each load job holds a Parquet file's row group in memory and a server backend busy: two match two
 # cores, while dlt's default of 20 only adds memory.
 os.environ.setdefault("LOAD__WORKERS", "2")
+# A load package's job files are the staged rows (pseudonymised, still row data): dlt deletes them as
+# soon as their package is loaded, rather than keeping every load's rows on disk. What a failed or
+# aborted package keeps is removed by `discard_packages`.
+os.environ.setdefault("LOAD__DELETE_COMPLETED_JOBS", "true")
 
 import dlt
 import pyarrow.parquet as pq
@@ -142,8 +148,7 @@ def use_jemalloc() -> None:
 
 
 def stage_pipeline(name: str, info: ConnInfo, pipelines_dir: Path):
-    pipelines_dir.mkdir(parents=True, exist_ok=True)
-    pipelines_dir.chmod(0o700)  # holds load packages: pseudonymised, still not for everyone
+    private_dir(pipelines_dir)  # holds load packages while they load: pseudonymised, still not for everyone
     return dlt.pipeline(
         pipeline_name=name,
         destination=dlt.destinations.postgres(credentials=info.url()),
@@ -164,13 +169,34 @@ def load_stage(pipeline: Callable[[], dlt.Pipeline], tables: Iterator[tuple[str,
     producer = RunAhead(tables, depth=QUEUE_BATCHES, name="ingest-batches")
     producer.start()
     _staging.active = True
+    stage = None
     try:
         stage = pipeline()
-        stage.abort_packages()  # a killed earlier run may have left a package behind
+        discard_packages(stage)  # a killed earlier run may have left a package behind
         stage.run(_marked(producer), write_disposition="append", loader_file_format="parquet")
+    except BaseException:
+        # The loader retries from scratch or gives up: either way this attempt's rows leave the disk.
+        if stage is not None:
+            with contextlib.suppress(Exception):
+                discard_packages(stage)
+        raise
     finally:
         _staging.active = False
         producer.stop()
+    discard_packages(stage)
+    restrict_tree(Path(stage.pipelines_dir))
+
+
+def discard_packages(pipeline: dlt.Pipeline) -> None:
+    """No load package outlives its load: pending ones (a failed or interrupted load) are aborted,
+    which moves them among the loaded ones, and loaded ones are deleted whole. dlt's
+    `delete_completed_jobs` has already removed the job files of a package that loaded, but it keeps
+    the failed jobs of an aborted one (row data too) and every package's folder."""
+    pipeline.abort_packages()
+    loaded = Path(pipeline.working_dir) / "load" / "loaded"
+    for load_id in pipeline.list_completed_load_packages():
+        if (loaded / load_id).exists():
+            shutil.rmtree(loaded / load_id)
 
 
 def _marked(items: RunAhead) -> Iterator:
@@ -179,4 +205,11 @@ def _marked(items: RunAhead) -> Iterator:
         yield dlt.mark.with_table_name(table, name)
 
 
-__all__ = ["PipelineStepFailed", "close_adbc_databases", "load_stage", "stage_pipeline", "use_jemalloc"]
+__all__ = [
+    "PipelineStepFailed",
+    "close_adbc_databases",
+    "discard_packages",
+    "load_stage",
+    "stage_pipeline",
+    "use_jemalloc",
+]

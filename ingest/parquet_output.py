@@ -9,6 +9,7 @@ the same file, so re-runs and interrupted runs leave exactly one copy per file.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,7 +18,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.land import dlt
+from ingest.land import discard_packages, dlt
+from warehouse.private_files import private_dir, restrict, restrict_tree
 
 LAYOUT = "{table_name}/{file_sha}.{file_id}.{ext}"
 
@@ -35,8 +37,9 @@ class ParquetTee:
         writer = self._writers.get(key)
         if writer is None:
             path = self.folder / file_sha / f"{entity}__{kind}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             writer = self._writers[key] = pq.ParquetWriter(path, table.schema)
+            restrict(path)  # before any row is written into it
         writer.write_table(table)
 
     def close(self, file_sha: str) -> list[Path]:
@@ -61,6 +64,7 @@ def publish(
 ) -> None:
     """Replace the Parquet copy of one landed file with `parts` (local tee files)."""
     import fsspec
+    from fsspec.implementations.local import LocalFileSystem
 
     day = file_date or date.today()
     # dlt allows nothing but the schema before {table_name} in a layout, so the date and the kind
@@ -94,5 +98,26 @@ def publish(
                 for batch in pq.ParquetFile(part).iter_batches(batch_size=100_000):
                     yield dlt.mark.with_table_name(pa.Table.from_batches([batch]), entity)
 
-        pipeline.abort_packages()
-        pipeline.run(items(), loader_file_format="parquet", write_disposition="append")
+        discard_packages(pipeline)
+        try:
+            pipeline.run(items(), loader_file_format="parquet", write_disposition="append")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                discard_packages(pipeline)
+            raise
+        discard_packages(pipeline)  # its packages hold the copy's rows a second time
+    if isinstance(fs, LocalFileSystem):
+        _restrict_local_copy(Path(fsspec.core.url_to_fs(bucket_url)[1]), Path(day_root))
+    restrict_tree(pipelines_dir)
+
+
+def _restrict_local_copy(bucket: Path, day: Path) -> None:
+    """A local Parquet copy is its owner's only, like every file the warehouse writes: the folders
+    from the bucket down to the day, and everything in the day's folder. (Object stores have no
+    file modes; their access is the bucket's policy.)"""
+    restrict_tree(day)
+    folder = day.parent
+    while folder != bucket and bucket in folder.parents:
+        restrict(folder)
+        folder = folder.parent
+    restrict(bucket)

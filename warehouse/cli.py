@@ -407,6 +407,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: exceptions become one line, never a traceback (WAREHOUSE_DEBUG=1 shows them)."""
+    os.umask(0o077)  # everything the warehouse writes (reports, dlt packages, Parquet) is its owner's only
     try:
         code = app(args=argv, standalone_mode=False)
     except WarehouseError as exc:

@@ -177,7 +177,8 @@ create table audit.watermarks (
     primary key (feed, entity, client_id)
 );
 insert into audit.ingest_runs (run_id, os_user, command_line, status, ended_at, files_loaded)
-    values ('old-run', 'me', 'warehouse ingest', 'succeeded', now(), 1), ('old-run-2', 'me', 'x', 'running', null, null);
+    values ('old-run', 'me', 'warehouse ingest', 'succeeded', now(), 1),
+           ('old-run-2', 'me', 'x', 'running', null, null);
 insert into audit.file_manifest (feed, entity, file_sha256, file_name, status, config_sha256, run_id)
     values ('f', 'e', 'sha', 'a.csv', 'loaded', 'c', 'old-run');
 insert into audit.file_loads (run_id, feed, file_name, status, rows_read, rows_loaded)
@@ -242,7 +243,8 @@ def test_init_takes_over_and_converts_the_tables_of_an_earlier_version(target, l
         # The balance constraint is back (not validated against old rows, enforced on new ones).
         with pytest.raises(psycopg2.errors.CheckViolation), loader.cursor() as cur:
             cur.execute(
-                "insert into audit.file_loads (run_id, feed, file_name, status, rows_read) values ('r', 'f', 'n', 'loaded', 1)"
+                "insert into audit.file_loads (run_id, feed, file_name, status, rows_read) "
+                "values ('r', 'f', 'n', 'loaded', 1)"
             )
         loader.rollback()
         # A new run gets an id after the old ones.

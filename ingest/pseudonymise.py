@@ -236,14 +236,17 @@ def _failed_values(validated: Validated, column: str, n: int) -> np.ndarray:
 
 def value_shape(text: pa.Array) -> pa.Array:
     """ "[REDACTED:invalid value, 11 chars, digits+punct]": what an operator needs to see what went
-    wrong (a number where a code was due, a long text), nothing of the value itself."""
+    wrong (a number where a code was due, a long text), nothing of the value itself. Null stays null."""
     length = pc.utf8_length(text).cast(pa.string())
+    # Empty strings, not nulls, for absent kinds: the join's null_handling="skip" drops rows whose
+    # arguments are all null (pyarrow 2x), which misaligns the result.
     kinds = [
-        pc.if_else(pc.match_substring_regex(text, pattern), pa.scalar(label), pa.scalar(None, pa.string()))
-        for label, pattern in (("letters", r"\pL"), ("digits", r"\d"), ("space", r"\s"), ("punct", r"[^\pL\d\s]"))
+        pc.fill_null(pc.if_else(pc.match_substring_regex(text, pattern), pa.scalar(label), pa.scalar("")), "")
+        for label, pattern in (("letters+", r"\pL"), ("digits+", r"\d"), ("space+", r"\s"), ("punct+", r"[^\pL\d\s]"))
     ]
-    joined = pc.binary_join_element_wise(*kinds, "+", null_handling="skip")
-    return pc.binary_join_element_wise("[REDACTED:invalid value, ", length, " chars, ", joined, "]", "")
+    joined = pc.utf8_rtrim(pc.binary_join_element_wise(*kinds, pa.scalar("")), characters="+")
+    parts = (pa.scalar("[REDACTED:invalid value, "), length, pa.scalar(" chars, "), joined, pa.scalar("]"))
+    return pc.binary_join_element_wise(*parts, pa.scalar(""))
 
 
 def _quarantine_text(entity: Entity, protected: dict, validated: Validated, hits: dict, n: int) -> dict[str, pa.Array]:

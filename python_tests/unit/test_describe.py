@@ -55,3 +55,15 @@ def test_parser_messages_lose_the_row_they_quote():
     message = _arrow_message(ValueError("CSV parse error: Expected 11 columns, got 4: P3,Cara,Jones,1990-01"))
     assert message == "CSV parse error: Expected 11 columns, got 4"
     assert "withheld" in _arrow_message(ValueError("row 3: jane@example.com"))
+
+
+def test_a_failing_value_is_stored_as_its_shape_rows_aligned():
+    from ingest.pseudonymise import value_shape
+
+    shapes = value_shape(pa.array(["219-09-9999", None, "Wendeline Thackeray", "x"])).to_pylist()
+    assert shapes == [
+        "[REDACTED:invalid value, 11 chars, digits+punct]",
+        None,
+        "[REDACTED:invalid value, 19 chars, letters+space]",
+        "[REDACTED:invalid value, 1 chars, letters]",
+    ]

@@ -26,11 +26,6 @@ from ingest.pii.zip3 import zip3
 from ingest.validate import Validated, event_dates
 
 
-def redaction_marker(detector: str) -> str:
-    """The marker that replaces a value, naming what was found (same form as ingest.pii.detect)."""
-    return f"[REDACTED:{detector}]"
-
-
 @dataclass(frozen=True)
 class FileContext:
     feed: str
@@ -200,11 +195,9 @@ def _protect(
         elif column.pii is PiiClass.zip:
             typed[column.name] = zip3(text)
         elif column.pii is PiiClass.free_text:
-            redacted = detect.redact(text)
-            if names:
-                own_name = detect.scan_row_names(text, names)
-                redacted = pc.if_else(own_name, pa.scalar(redaction_marker("own_name"), pa.string()), redacted)
-            typed[column.name] = ctx.names.redact(redacted)
+            # Span by span: the row's own name in any written form, names learnt from any feed, and
+            # every detector hit are replaced; the clinical rest of the note is kept.
+            typed[column.name] = detect.redact_free_text(text, names, ctx.names)
         elif column.pii is PiiClass.none:
             value = validated.typed[column.name]
             if column.name in hits:

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ingest import audit
 from ingest.config import load_feeds
-from ingest.describe import Describer, HeaderCell
+from ingest.describe import Describer, HeaderCell, column_words
 from ingest.landing import default_landing_root, list_files, open_file
 from ingest.loader import IngestOptions, IngestReport
 from ingest.pii.keys import load_key
@@ -84,14 +84,14 @@ def _explain_describer(options: IngestOptions) -> Describer:
     try:
         conn = connect(Target.discover().role("loader"), total_seconds=5)
     except WarehouseError:
-        return Describer(key, names)
+        return Describer(key, names, column_words(load_feeds(options.feeds_dir).values()))
     try:
         names.tokens |= audit.load_name_tokens(conn)
     except psycopg2.Error:
         pass  # an older database without the table: nothing known yet
     finally:
         conn.close()
-    return Describer(key, names)
+    return Describer(key, names, column_words(load_feeds(options.feeds_dir).values()))
 
 
 def explain_drift(options: IngestOptions, log: Callable[[str], None]) -> None:

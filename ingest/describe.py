@@ -14,10 +14,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from ingest.config import Feed
 from ingest.pii import detect
 from ingest.pii.keys import PseudonymKey
 from ingest.pii.known_names import KnownNames
@@ -28,6 +30,58 @@ ID_LENGTH = 8
 _EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,8})$")
 _DATE_LIKE = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 _NUMBER_LIKE = re.compile(r"^\s*[+-]?[\d.,() -]+\s*$")
+
+
+# A header cell of letters and spaces passes every detector when it is the name of a person nobody
+# has seen yet ("Quelquelbru Ithlunulm"). So a cell is shown only when every word of it is a column
+# word: one of these, or a word of a declared column (`source` or `name` of any feed). Declaring a
+# column in the YAML is what makes its header cell showable from then on.
+_COMMON_COLUMN_WORDS = """
+    id ids key code codes name type kind status state value values unit units description desc text note
+    notes comment comments label date time datetime timestamp day month year start stop end begin from to
+    at by on of in the and or per is has no num number count total amount cost price base quantity qty
+    dose dosage route reason category class system display version seq sequence order line row file
+    client source record created updated modified deleted active flag effective period site location
+    device sensor reading readings result results test lab observation observations patient patients
+    member members encounter encounters visit visits medication medications condition conditions procedure
+    procedures provider providers organization payer payers plan claim claims coverage item items product
+    package drug substance strength form marketing application schedule labeler first last given family
+    middle birth death sex gender race ethnicity marital address city county zip postal country region
+    phone email consent ssn mrn national identifier lat lon latitude longitude min max avg mean sum rate
+    score level heart pressure systolic diastolic temperature temp weight height bmi pulse humidity
+    category range low high normal reference interval frequency duration prefix suffix extra other
+"""
+COMMON_COLUMN_WORDS = frozenset(_COMMON_COLUMN_WORDS.split())
+_WORD_PIECE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
+
+
+def column_words(feeds: Iterable[Feed] = ()) -> frozenset[str]:
+    """The words header cells may be shown with: the common ones and every declared column's."""
+    words = set(COMMON_COLUMN_WORDS)
+    for feed in feeds:
+        for entity in feed.entities.values():
+            for column in entity.columns:
+                for text in (column.source, column.name):
+                    words.update(piece.lower() for piece in _WORD_PIECE.findall(text))
+    return frozenset(words)
+
+
+_SNAKE_CASE = re.compile(r"^(?:[a-z0-9]+(?:_[a-z0-9]+)+|[A-Z0-9]+(?:_[A-Z0-9]+)+)$")
+
+
+def _column_shaped(text: str, vocabulary: frozenset[str]) -> bool:
+    """Written the way a program names a column (`favourite_colour`, `ICD10_CODE`: nobody writes a
+    person's name in snake case), or made of column words only; short all-lower or all-upper pieces
+    (`bp`, `MRN`) are abbreviations. A short capitalised word ("Wu") is not: it is written like a name."""
+    if _SNAKE_CASE.match(text):
+        return True
+    for piece in _WORD_PIECE.findall(text):
+        if piece.lower() in vocabulary:
+            continue
+        if len(piece) <= 3 and (piece.islower() or piece.isupper()):
+            continue
+        return False
+    return True
 
 
 def _contains_pii(text: str, names: KnownNames | None) -> str | None:
@@ -66,6 +120,7 @@ class Describer:
 
     key: PseudonymKey | None
     names: KnownNames | None = None
+    vocabulary: frozenset[str] = COMMON_COLUMN_WORDS
     _ids: dict[str, str] = field(default_factory=dict)
 
     def text_id(self, text: str) -> str:
@@ -81,7 +136,7 @@ class Describer:
         return _contains_pii(text, self.names)
 
     def safe_column_name(self, text: str) -> bool:
-        return bool(COLUMN_NAME.match(text)) and self.pii(text) is None
+        return bool(COLUMN_NAME.match(text)) and _column_shaped(text, self.vocabulary) and self.pii(text) is None
 
     def cell(self, text: str, position: int) -> HeaderCell:
         """Header cell `position` (1-based) as it may be shown."""

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from ingest import audit
 from ingest.ahead import run_ahead
 from ingest.config import Feed, PiiClass, load_feeds
-from ingest.describe import Describer, redact_message
+from ingest.describe import Describer, column_words, redact_message
 from ingest.land import PipelineStepFailed, close_adbc_databases, load_stage, stage_pipeline, use_jemalloc
 from ingest.landing import LandedFile, default_landing_root, list_files, open_file, sha256_of
 from ingest.parquet_output import ParquetTee, publish
@@ -252,6 +252,9 @@ class Loader:
         if abandoned:
             self.log(f"marked {abandoned} earlier run(s) that never finished as failed")
         self._drop_quarantine_stages(feeds)  # rows of a killed run: they never outlive their load
+        for feed in feeds:
+            for entity_name in feed.entities:
+                self._empty_stage(feed, entity_name)
         # File names are checked against every name known so far: listed after the tokens are read.
         self._know_names(self.conn)
         states = self._list(feeds)
@@ -288,7 +291,7 @@ class Loader:
 
     def _know_names(self, conn) -> None:
         self.names = KnownNames(self.key, tokens=audit.load_name_tokens(conn))
-        self.describer = Describer(self.key, self.names)
+        self.describer = Describer(self.key, self.names, column_words(self.feeds()))
 
     def _list(self, feeds: list[Feed]) -> dict[tuple[str, str], list[FileState]]:
         states: dict[tuple[str, str], list[FileState]] = {}
@@ -479,6 +482,9 @@ class Loader:
             f"{promoted_at - staged_at:.1f}s, promoted in {time.monotonic() - promoted_at:.1f}s"
         )
         self._retry("dropping the quarantine stage table", lambda: self._drop_quarantine_stages([feed], entity_name))
+        # Rows of a held file are staged like any other; promotion moved them to quarantine, and the
+        # copies must not wait in raw (readable by transformer) for the next run's truncate.
+        self._retry("emptying the stage tables", lambda: self._empty_stage(feed, entity_name))
         return loads
 
     def _publish_parquet(self, feed: Feed, state: FileState) -> None:

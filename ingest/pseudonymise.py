@@ -158,6 +158,10 @@ def _scan_free_columns(
             name_hit = pc.if_else(own_name, pa.scalar("own_name", pa.string()), pa.scalar(None, pa.string()))
             found = pc.coalesce(found, name_hit)
         found = pc.coalesce(found, _known_names_in_json(text, known))
+        full_name = detect.known_full_names(text, known)
+        found = pc.coalesce(
+            found, pc.if_else(full_name, pa.scalar("known_name", pa.string()), pa.scalar(None, pa.string()))
+        )
         if pc.any(pc.is_valid(found)).as_py():
             hits[column.name] = found
     return hits

@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import phonenumbers
@@ -453,6 +454,42 @@ def redact_names(
         return apply_spans(value, spans) if spans else value
 
     return pc.replace_with_mask(text, rows, _per_row(text, rows, one, text.type))
+
+
+# Two letter-words side by side ("ask Jane Doe"): the only shape in which a code-like column can hold
+# a full name. One RE2 pass keeps identifiers, numbers and one-word codes away from the name check.
+_WORD_PAIR = r"\p{L}{2,}[ ,]+\p{L}{2,}"
+
+
+def known_full_names(values: ArrayLike, known_names: KnownNames | None) -> pa.Array:
+    """True where a value holds a person's full name: two neighbouring words that are names the
+    warehouse has dropped (`known_names`), or an honorific and a name ("Mrs Cruz").
+
+    For columns that are not free text: a single known word there is as often a code or a place as a
+    surname (a city "Hamilton", a race "White"), so it alone proves nothing; a name beside a name does.
+    """
+    text = as_utf8(values)
+    found = _constant(False, len(text))
+    if len(text) == 0:
+        return found
+    pairs = _matches(text, _WORD_PAIR)
+    if not pc.any(pairs).as_py():
+        return found
+    rows = pc.and_(pairs, _name_candidates(text, None, known_names))
+    if not pc.any(rows).as_py():
+        return found
+    is_known = known_names.is_name if known_names is not None else None
+    honorific = re2.compile(_HONORIFIC)
+
+    def full_name(value: str, _row: int) -> bool:
+        spans = find_names(value, frozenset(), is_known)
+        if not spans:
+            return False
+        if honorific.search(value):
+            return True
+        return any(value[end:start].strip(" ,") == "" for (_, end), (start, _) in pairwise(spans))
+
+    return pc.replace_with_mask(found, rows, _per_row(text, rows, full_name, pa.bool_()))
 
 
 def contains_pii(text: str, known_names: KnownNames | None = None, *, include_dates: bool = True) -> str | None:

@@ -67,3 +67,22 @@ def test_a_failing_value_is_stored_as_its_shape_rows_aligned():
         "[REDACTED:invalid value, 19 chars, letters+space]",
         "[REDACTED:invalid value, 1 chars, letters]",
     ]
+
+
+@pytest.mark.parametrize("text", ["Quelquelbru Ithlunulm", "QUELQUELBRU ITHLUNULM", "Wu", "Zed Hollis"])
+def test_a_name_nobody_has_seen_yet_is_described_not_shown(describer, text):
+    """It passes every detector, so it is shown only if it is written like a column: snake case, or
+    words that are column words (common ones, or those of a declared column)."""
+    assert describer.cell(text, 4).text is None
+
+
+def test_declaring_a_column_makes_its_header_words_showable():
+    from ingest.config import load_feeds
+    from ingest.describe import column_words
+
+    words = column_words(load_feeds().values())
+    plain = Describer(None, None)
+    declared = Describer(None, None, words)
+    assert plain.cell("BASE_ENCOUNTER_COST", 1).text == "BASE_ENCOUNTER_COST"  # snake case
+    assert plain.cell("REASONCODE", 1).text is None and declared.cell("REASONCODE", 1).text == "REASONCODE"
+    assert declared.cell("Start Date", 2).text == "Start Date" and declared.cell("BP", 3).text == "BP"

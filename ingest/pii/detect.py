@@ -41,7 +41,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import phonenumbers
@@ -462,32 +461,33 @@ _WORD_PAIR = r"\p{L}{2,}[ ,]+\p{L}{2,}"
 
 
 def known_full_names(values: ArrayLike, known_names: KnownNames | None) -> pa.Array:
-    """True where a value holds a person's full name: two neighbouring words that are names the
-    warehouse has dropped (`known_names`), or an honorific and a name ("Mrs Cruz").
+    """True where a value holds a full name of someone the warehouse knows: two neighbouring words
+    that are names it has dropped (`known_names`), or an honorific and such a name ("Mrs Cruz").
 
     For columns that are not free text: a single known word there is as often a code or a place as a
-    surname (a city "Hamilton", a race "White"), so it alone proves nothing; a name beside a name does.
+    surname (a city "Hamilton", a race "White"), and an honorific before an unknown word is as often a
+    brand ("Dr. Reddy's Laboratories" in the FDA's labeler names), so neither alone proves a person.
     """
     text = as_utf8(values)
     found = _constant(False, len(text))
-    if len(text) == 0:
+    if len(text) == 0 or known_names is None or not known_names.tokens:
         return found
     pairs = _matches(text, _WORD_PAIR)
     if not pc.any(pairs).as_py():
         return found
-    rows = pc.and_(pairs, _name_candidates(text, None, known_names))
+    rows = pc.and_(pairs, _rows_with_words(text, known_names.is_name))
     if not pc.any(rows).as_py():
         return found
-    is_known = known_names.is_name if known_names is not None else None
-    honorific = re2.compile(_HONORIFIC)
 
     def full_name(value: str, _row: int) -> bool:
-        spans = find_names(value, frozenset(), is_known)
-        if not spans:
-            return False
-        if honorific.search(value):
-            return True
-        return any(value[end:start].strip(" ,") == "" for (_, end), (start, _) in pairwise(spans))
+        words = [(m.start(), m.end(), m.group()) for m in COMPOUND.finditer(value)]
+        known = [any(known_names.is_name(f) for f in compound_forms(w)) for _, _, w in words]
+        for i in range(1, len(words)):
+            if not known[i] or value[words[i - 1][1] : words[i][0]].strip(" ,.") != "":
+                continue
+            if known[i - 1] or fold(words[i - 1][2]) in HONORIFICS:
+                return True
+        return False
 
     return pc.replace_with_mask(found, rows, _per_row(text, rows, full_name, pa.bool_()))
 

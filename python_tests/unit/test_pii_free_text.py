@@ -232,10 +232,18 @@ def test_scoring_counts_partial_cover_as_a_miss() -> None:
 
 
 def test_a_full_name_in_a_code_column_is_found_but_a_single_known_word_is_not() -> None:
-    """`none` columns: two neighbouring known names, or an honorific and a name, are a person; a lone
+    """`none` columns: two neighbouring known names, or an honorific and a known name, are a person; a lone
     known word is as often a code or a place ("White" as a race, "Hamilton" as a scale)."""
     known = _known("Quelquelbru", "Ithlunulm", "White", "Hamilton")
     values = pa.array(
-        ["5 mg, ask Quelquelbru Ithlunulm", "Ithlunulm, Quelquelbru", "call Mrs Zed", "White", "Hamilton scale", None]
+        [
+            "5 mg, ask Quelquelbru Ithlunulm",
+            "Ithlunulm, Quelquelbru",
+            "call Mrs Ithlunulm",
+            "Dr. Reddy's Laboratories",
+            "White",
+            "Hamilton scale",
+            None,
+        ]
     )
-    assert detect.known_full_names(values, known).to_pylist() == [True, True, True, False, False, False]
+    assert detect.known_full_names(values, known).to_pylist() == [True, True, True, False, False, False, False]

@@ -6,11 +6,13 @@ back as one line naming the file and the field.
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -19,6 +21,24 @@ from warehouse.errors import WarehouseError
 DEFAULT_PATTERN = r"^(?P<client_id>[a-z0-9]+)_(?P<file_date>\d{{4}}-\d{{2}}-\d{{2}})(?:_(?P<seq>\d+))?\.{ext}$"
 EXTENSIONS = {"csv": "csv", "tsv": "(?:tsv|txt)", "ndjson": "(?:ndjson|jsonl)", "parquet": "parquet"}
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the error comes back as the config's one line, not on stderr
+
+
+@functools.lru_cache(maxsize=256)
+def compile_linear(pattern: str) -> re2._Regexp:
+    """A regular expression from a feed config, matched in time linear in the text (RE2).
+
+    Python's `re` backtracks: a pattern like `(a|aa)+` against a long file name takes exponential
+    time, and a feed's YAML is not trusted code. RE2 has no backreferences or lookaround; a pattern
+    using them is refused at config load. Named groups `(?P<name>...)` work as in `re`."""
+    try:
+        return re2.compile(pattern, options=_RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(f"{reason} (patterns use RE2 syntax: no backreferences or lookaround)") from None
 
 
 class PiiClass(StrEnum):
@@ -201,14 +221,23 @@ class Feed(Strict):
             raise ValueError(f"{value!r} must be snake_case without double underscores")
         return value
 
+    @field_validator("landing")
+    @classmethod
+    def _inside_landing_zone(cls, value: str | None) -> str | None:
+        # Relative to the landing root; `..` would read any folder the loader can (/etc/passwd once
+        # reached audit.schema_drift). Absolute paths are checked against the root when listed.
+        if value is not None and ".." in value.replace("\\", "/").split("/"):
+            raise ValueError(f"{value!r} leaves the landing zone: give a folder inside it, relative to its root")
+        return value
+
     @field_validator("file_pattern")
     @classmethod
     def _pattern(cls, value: str | None) -> str | None:
         if value is None:
             return value
         try:
-            compiled = re.compile(value)
-        except re.error as exc:
+            compiled = compile_linear(value)
+        except ValueError as exc:
             raise ValueError(f"file_pattern is not a valid regular expression: {exc}") from None
         if "client_id" not in compiled.groupindex:
             raise ValueError("file_pattern needs a named group (?P<client_id>...)")
@@ -233,10 +262,8 @@ class Feed(Strict):
         return self
 
     # ---- derived settings -------------------------------------------------------------------------
-    def pattern(self) -> re.Pattern[str]:
-        if self.file_pattern:
-            return re.compile(self.file_pattern)
-        return re.compile(DEFAULT_PATTERN.format(ext=EXTENSIONS[self.format.type]))
+    def pattern(self) -> re2._Regexp:
+        return compile_linear(self.file_pattern or DEFAULT_PATTERN.format(ext=EXTENSIONS[self.format.type]))
 
     def format_for(self, client_id: str) -> FileFormat:
         override = self.clients.get(client_id)

@@ -161,7 +161,8 @@ class Describer:
     def file_name_pii(self, name: str, match: re.Match[str] | None) -> str | None:
         """What looks like PII in a file name; the delivery date its pattern asks for is not a birth date."""
         if match is not None and match.re.groupindex.get("file_date") and match.group("file_date"):
-            start, end = match.span("file_date")
+            # By number: RE2 matches (feed patterns, ingest.config.compile_linear) take no group names here.
+            start, end = match.span(match.re.groupindex["file_date"])
             name = f"{name[:start]} {name[end:]}"
         return self.pii(name)
 

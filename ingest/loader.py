@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 import sys
 import time
@@ -81,6 +82,7 @@ class IngestOptions:
 # enough to ride out a slow batch, few enough to keep memory flat.
 CHECKED_AHEAD = 2
 MAX_TRACKED_KEYS = 1_000_000  # 8 MB of key hashes per file at most
+SAFE_FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")  # a database name usable as a folder as it is
 
 
 @dataclass
@@ -391,6 +393,8 @@ class Loader:
 
     def _status(self, conn, feed: Feed, state: FileState) -> tuple[str | None, str | None]:
         """Why a file is not processed, or (None, None)."""
+        if state.landed.refused:
+            return "rejected", state.landed.refused
         if state.landed.name_pii:
             return "rejected", (
                 "the file name matches the pattern but looks like it holds personal data (a name, a phone "
@@ -507,7 +511,14 @@ class Loader:
         self.tee.discard(state.sha256)
 
     def _dlt_dir(self) -> Path:
-        return self.options.work_dir or self.target.state.root / "dlt"
+        """dlt's working folder of this database: `<work dir>/<database>/`.
+
+        dlt keeps each pipeline's schema and state there, named after the feed and entity only: dev
+        and ci sharing one folder read each other's cached schema (a traceback on every retry), and
+        two ingests into two databases at once wrote the same pipeline's files. One loader per
+        database (the advisory lock) makes each folder single-writer."""
+        base = self.options.work_dir or self.target.state.root / "dlt"
+        return base / _folder_name(self.loader_info().dbname)
 
     def _stage_tables_present(self, cur, feed: Feed, entity_name: str) -> Iterator[str]:
         # "_calculated": the stage table earlier versions filled; emptied like the others, never filled.
@@ -696,6 +707,14 @@ class Loader:
         if row is None:
             return None
         return row[0] - timedelta(hours=entity.incremental.lookback_hours)
+
+
+def _folder_name(database: str) -> str:
+    """A database name as one folder name: itself when plainly safe, else a readable part and a hash."""
+    if SAFE_FOLDER.match(database):
+        return database
+    readable = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "_-") else "_" for ch in database)[:40]
+    return f"{readable}-{hashlib.sha256(database.encode()).hexdigest()[:12]}"
 
 
 def _pipeline_name(feed: Feed, entity_name: str) -> str:

@@ -4,6 +4,7 @@ ingested through the project's own feed configs. Skipped, with the reason, where
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,15 @@ SYNTHEA_ENTITIES = ("patients", "encounters", "observations", "medications", "co
 
 
 def link(landing: Path, feed: str, entity: str, name: str, source: Path) -> None:
-    """Land a real file under the name the feed expects, without copying it."""
+    """Land a real file under the name the feed expects, without copying it where a hard link can do.
+
+    Not a symbolic link: the loader rejects those leading out of the landing zone."""
     folder = landing / feed / entity
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).symlink_to(source)
+    try:
+        (folder / name).hardlink_to(source)
+    except OSError:  # another file system
+        shutil.copyfile(source, folder / name)
 
 
 @needs_shared
@@ -40,7 +46,7 @@ def test_real_synthea_export_ingests_through_the_synthea_feed(ingest_env):
         expected_rows = sum(1 for _ in (SHARED / "synthea-27" / f"{entity}.csv").open()) - 1
         assert load.status == "loaded", (entity, load.reason)
         assert load.rows_read == expected_rows, entity
-        assert load.rows_read == load.rows_loaded + load.rows_quarantined + load.rows_filtered
+        assert load.rows_read == load.rows_loaded + load.rows_quarantined + load.rows_filtered + load.rows_superseded
     # Names, addresses and exact birth dates are gone; ages came out of the birth dates.
     columns = {r[0] for r in env.query(
         "select column_name from information_schema.columns "

@@ -292,7 +292,12 @@ def check_files(history: History, config: Checks, links: Links, threshold: Thres
                     **common,
                 )
             )
+    # A drift finding lasts as long as its cause: the file's latest outcome is still that version held.
+    # Once it loads (the config was fixed, or --force), or a new version replaces it, the finding clears.
+    still_held = {(f.feed, f.entity, f.file_sha256) for f in history.file_loads if f.status == "held"}
     for d in history.drift:
+        if (d.feed, d.entity, d.file_sha256) not in still_held:
+            continue
         extra = [_drift_column(c) for c in d.extra_columns]
         findings.append(
             Finding(

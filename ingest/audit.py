@@ -46,7 +46,8 @@ create table if not exists audit.ingest_run_events (
     files_held integer,
     files_rejected integer,
     error text,
-    recorded_at timestamptz not null default now()
+    recorded_at timestamptz not null default now(),
+    content_fingerprint text
 );
 comment on table audit.ingest_run_events is
     'Append-only: a row when a `warehouse ingest` starts, and one when it ends (or is found abandoned). '
@@ -56,12 +57,12 @@ create index if not exists ingest_run_events_run on audit.ingest_run_events (coa
 create or replace view audit.ingest_runs as
 select distinct on (coalesce(run_row, event_id))
     coalesce(run_row, event_id) as id, run_id, os_user, db_role, command_line, started_at, ended_at,
-    status, files_seen, files_loaded, files_unchanged, files_held, files_rejected, error
+    status, files_seen, files_loaded, files_unchanged, files_held, files_rejected, error, content_fingerprint
 from audit.ingest_run_events
 order by coalesce(run_row, event_id), event_id desc;
 comment on view audit.ingest_runs is
-    'One row per `warehouse ingest` invocation, in its latest state. run_id is derived from the feed and '
-    'file hashes, so a re-run of the same input has the same run_id.';
+    'One row per `warehouse ingest` invocation, in its latest state. run_id is unique per invocation; '
+    'content_fingerprint is derived from the feed and file hashes, so re-runs of the same input share it.';
 
 create table if not exists audit.file_manifest_entries (
     entry_id bigserial primary key,
@@ -254,6 +255,10 @@ def create_tables(conn: psycopg2.extensions.connection, *, writer: str, readers:
             for table in legacy:
                 cur.execute(sql.SQL("alter table audit.{} rename to {}").format(
                     sql.Identifier(table), sql.Identifier(f"{table}_legacy")))  # fmt: skip
+            # Columns before the DDL: its views and comments may name a column an existing table lacks.
+            for name, items in tables.items():
+                if _kind(cur, name) == "r":
+                    _add_missing(cur, name, [i for i in items if not i.lower().startswith("constraint ")])
             cur.execute(ddl)
             for table in legacy:
                 cur.execute(sql.SQL(_LEGACY[table]).format(legacy=sql.Identifier("audit", f"{table}_legacy")))
@@ -413,14 +418,14 @@ def close_abandoned_runs(conn: psycopg2.extensions.connection) -> int:
         return cur.rowcount
 
 
-def start_run(conn: psycopg2.extensions.connection, run_id: str) -> int:
+def start_run(conn: psycopg2.extensions.connection, run_id: str, content_fingerprint: str | None = None) -> int:
     """The run's first event; its event_id is the run's id (`audit.ingest_runs.id`)."""
     with conn.cursor() as cur:
         cur.execute(
-            "insert into audit.ingest_run_events (run_id, os_user, command_line, status) "
-            "values (%s, %s, %s, 'running')"
+            "insert into audit.ingest_run_events (run_id, os_user, command_line, status, content_fingerprint) "
+            "values (%s, %s, %s, 'running', %s)"
             " returning event_id",
-            (run_id, _os_user(), shlex.join([os.path.basename(sys.argv[0]), *sys.argv[1:]])),
+            (run_id, _os_user(), shlex.join([os.path.basename(sys.argv[0]), *sys.argv[1:]]), content_fingerprint),
         )
         return cur.fetchone()[0]
 
@@ -452,7 +457,7 @@ def finish_run(
 
 
 # What a run's later events repeat of its first, so each event reads whole.
-_RUN_COLUMNS = "run_id, os_user, command_line, started_at"
+_RUN_COLUMNS = "run_id, os_user, command_line, started_at, content_fingerprint"
 
 
 def _os_user() -> str:

@@ -28,6 +28,7 @@ from ingest import audit
 from ingest.ahead import run_ahead
 from ingest.config import Feed, PiiClass, load_feeds
 from ingest.describe import Describer, column_words, redact_message
+from ingest.ignored import landing_missing, list_ignored
 from ingest.land import PipelineStepFailed, close_adbc_databases, load_stage, stage_pipeline, use_jemalloc
 from ingest.landing import LandedFile, default_landing_root, list_files, open_file, sha256_of
 from ingest.parquet_output import ParquetTee, publish
@@ -141,6 +142,7 @@ class _Checked:
 class IngestReport:
     run_id: str
     files: list[audit.FileLoad]
+    content_fingerprint: str | None = None
 
     def counts(self) -> dict[str, int]:
         out = {"seen": len(self.files)}
@@ -153,7 +155,15 @@ def _config_sha(feed: Feed) -> str:
     return hashlib.sha256(feed.model_dump_json().encode()).hexdigest()
 
 
+def _new_run_id() -> str:
+    """Unique per invocation: a held run, the run after the fix and a `--force` run of the same files
+    are three runs (their audit rows, quarantine rows and lineage must not merge)."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+
+
 def _run_id(feeds: list[Feed], states: list[FileState]) -> str:
+    """The content fingerprint: the same feeds and files give the same value, kept beside the run id
+    (`audit.ingest_runs.content_fingerprint`) to tell a re-run of the same input."""
     digest = hashlib.sha256()
     for feed in feeds:
         digest.update(feed.feed.encode() + b"\0")
@@ -238,12 +248,11 @@ class Loader:
         use_jemalloc()
         feeds = self.feeds()
         self.key = load_key(self.options.key_file)
+        missing = landing_missing(self.options.landing_root)
+        if missing:
+            raise WarehouseError(missing)
         if self.options.dry_run:
-            conn = connect(self.loader_info(), total_seconds=self.options.retry_seconds)
-            audit.ensure_tables(conn)
-            self._know_names(conn)
-            states = self._list(feeds)
-            return self._dry_run(conn, feeds, states, _run_id(feeds, [s for g in states.values() for s in g]))
+            return self.dry_run_states()[0]
 
         self.conn = connect(self.loader_info(), total_seconds=self.options.retry_seconds)
         audit.ensure_tables(self.conn)
@@ -260,12 +269,16 @@ class Loader:
         # File names are checked against every name known so far: listed after the tokens are read.
         self._know_names(self.conn)
         states = self._list(feeds)
-        run_id = _run_id(feeds, [s for group in states.values() for s in group])
-        run_row = audit.start_run(self.conn, run_id)
-        report = IngestReport(run_id, [])
+        fingerprint = _run_id(feeds, [s for group in states.values() for s in group])
+        run_id = _new_run_id()
+        run_row = audit.start_run(self.conn, run_id, fingerprint)
+        report = IngestReport(run_id, [], fingerprint)
         if self.progress is not None:
             self.progress.start()
         try:
+            for load in self._ignored(feeds, run_id):
+                self._retry("recording a file", lambda load=load: record_only(self.conn, load))
+                report.files.append(load)
             self._learn_names_first(feeds, states)
             for feed in feeds:
                 for entity_name in feed.entities:
@@ -290,6 +303,21 @@ class Loader:
         audit.finish_run(self.conn, run_row, status="succeeded", counts=report.counts(), error=None)
         self.conn.close()
         return report
+
+    def _ignored(self, feeds: list[Feed], run_id: str) -> list[audit.FileLoad]:
+        """What the landing zone holds that no feed reads (`ingest.ignored`), as rejected entries."""
+        if self.options.client:
+            return []  # entries outside the entity folders belong to no client
+        loads = []
+        for entry in list_ignored(feeds, self.options.landing_root, self.describer, all_feeds=not self.options.feed):
+            load = audit.FileLoad(
+                run_id=run_id, feed=entry.feed, entity=entry.entity, file_name=entry.label, status="rejected",
+                reason=entry.reason,
+            )  # fmt: skip
+            loads.append(load)
+            where = f"{entry.feed}/{entry.entity}" if entry.entity else entry.feed
+            self.log(f"{where}/{entry.label}: rejected ({entry.reason})")
+        return loads
 
     def _know_names(self, conn) -> None:
         self.names = KnownNames(self.key, tokens=audit.load_name_tokens(conn))
@@ -375,21 +403,51 @@ class Loader:
                 # those rows it compares its schema with the tables there are and creates what is missing.
                 cur.execute("delete from raw._dlt_version where schema_name = any(%s)", (schemas,))
 
-    def _dry_run(self, conn, feeds, states, run_id) -> IngestReport:
-        files = []
+    def dry_run_states(self) -> tuple[IngestReport, list[FileState]]:
+        """The dry run's report, and the state of each file it read (reason counts, drift: `--explain`)."""
+        use_jemalloc()
+        feeds = self.feeds()
+        self.key = self.key or load_key(self.options.key_file)
+        missing = landing_missing(self.options.landing_root)
+        if missing:
+            raise WarehouseError(missing)
+        self.conn = connect(self.loader_info(), total_seconds=self.options.retry_seconds)
+        try:
+            audit.ensure_tables(self.conn)
+            self._know_names(self.conn)
+            states = self._list(feeds)
+            report = self._dry_run(feeds, states)
+        finally:
+            shutdown_worker()
+            with contextlib.suppress(psycopg2.Error):
+                self.conn.close()
+        return report, [s for group in states.values() for s in group]
+
+    def _dry_run(self, feeds: list[Feed], states: dict[tuple[str, str], list[FileState]]) -> IngestReport:
+        """Every row read, filtered, validated, scanned for PII and pseudonymised as a real run would,
+        then dropped: the counts and outcomes per file are the real run's, and nothing is written (no
+        stage, raw, quarantine or audit row, no manifest entry, no dlt state, no Parquet)."""
+        fingerprint = _run_id(feeds, [s for g in states.values() for s in g])
+        run_id = _new_run_id()
+        files = self._ignored(feeds, run_id)
+        self._learn_names_first(feeds, states)
         for feed in feeds:
             for entity_name in feed.entities:
                 for state in states.get((feed.feed, entity_name), []):
-                    status, reason = self._status(conn, feed, state)
-                    files.append(
-                        audit.FileLoad(
+                    status, reason = self._status(self.conn, feed, state)
+                    if status:
+                        state.load = audit.FileLoad(
                             run_id=run_id, feed=feed.feed, entity=entity_name, file_name=state.landed.label,
-                            status=status or "would load", reason=reason, client_id=state.landed.client_id,
+                            status=status, reason=reason, client_id=state.landed.client_id,
                             file_sha256=state.sha256,
-                        )
-                    )  # fmt: skip
-        conn.close()
-        return IngestReport(run_id, files)
+                        )  # fmt: skip
+                    else:
+                        for _ in self._process_file(feed, entity_name, state, run_id):
+                            pass  # what load_stage would write
+                        state.load.status = _WOULD.get(state.load.status, state.load.status)
+                    files.append(state.load)
+                    self.log(_describe(feed.feed, entity_name, state.load))
+        return IngestReport(run_id, files, fingerprint)
 
     def _status(self, conn, feed: Feed, state: FileState) -> tuple[str | None, str | None]:
         """Why a file is not processed, or (None, None)."""
@@ -837,6 +895,9 @@ def _one_line(exc: BaseException) -> str:
         return f"{type(root).__name__}: {first}"
     # Anything else (a parser, a compute kernel) may quote the value it choked on.
     return f"{type(root).__name__} (message withheld: it may quote data)"
+
+
+_WOULD = {"loaded": "would load", "held": "would hold"}
 
 
 def _describe(feed: str, entity: str, load: audit.FileLoad) -> str:

@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
 import click
 import typer
+from typer import exceptions as typer_exceptions
+
+try:  # typer >= 0.20 carries its own copy of click: its exceptions are not `click`'s
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - an older typer on plain click
+    from click import exceptions as click_exceptions
 
 from warehouse.db.server import bin_dir
 from warehouse.db.target import ROLE_CHOICES, Target
 from warehouse.errors import WarehouseError
+
+
+def _show_flags_bare() -> None:
+    """Help shows `--force` as a switch, as click does, not as an option taking a `<bool>` value."""
+    option = getattr(getattr(typer, "core", None), "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if shown is None or getattr(shown, "bare_flags", False):
+        return
+
+    def display_type_rich(self, ctx) -> str | None:
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    display_type_rich.bare_flags = True  # type: ignore[attr-defined]
+    option.display_type_rich = display_type_rich
+
+
+_show_flags_bare()
+
 
 app = typer.Typer(
     help="Healthcare ELT warehouse: embedded PostgreSQL, ingest, dbt.",
@@ -350,8 +375,12 @@ def ingest(
     feed: str | None = typer.Option(None, "--feed", help="Only this feed."),
     client: str | None = typer.Option(None, "--client", help="Only this client's files."),
     force: bool = typer.Option(False, "--force", help="Reprocess files already loaded."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would happen; write nothing."),
-    explain: bool = typer.Option(False, "--explain", help="Show schema drift of held files and the YAML to add."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Read and check every row, report what would happen; write nothing."
+    ),
+    explain: bool = typer.Option(
+        False, "--explain", help="Why each landed file would be held (top reasons) and the YAML that would fix it."
+    ),
     landing: str | None = typer.Option(None, "--landing", help="Landing zone root (path or fsspec URL)."),
     feeds_dir: Path | None = typer.Option(None, "--feeds-dir", help="Folder of feed YAML files."),
     target: str = typer.Option("dev", "--target", help="Database: dev, or ci (the one `make test` builds)."),
@@ -405,20 +434,49 @@ def run(
     raise typer.Exit(run_pipeline(dbt_target=dbt_target, test_scope=test_scope, log=_say))
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("healthcare-elt-warehouse")
+        except PackageNotFoundError:
+            found = "unknown (not installed)"
+        typer.echo(f"warehouse {found}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    _show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Healthcare ELT warehouse: embedded PostgreSQL, ingest, dbt."""
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    # An exception, not the default sudden death: `finally` blocks run, so dbt and other children
+    # are stopped (warehouse.dbt_runner.run_child) and the loader records its run as failed.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: exceptions become one line, never a traceback (WAREHOUSE_DEBUG=1 shows them)."""
     os.umask(0o077)  # everything the warehouse writes (reports, dlt packages, Parquet) is its owner's only
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         code = app(args=argv, standalone_mode=False)
     except WarehouseError as exc:
         _say(f"error: {exc}")
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer_exceptions.Exit) as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except (click.ClickException, click_exceptions.ClickException) as exc:
+        # Click's own message ("No such command 'ingset'. Did you mean 'ingest'?") and exit code 2.
         exc.show()
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, typer_exceptions.Abort, KeyboardInterrupt):
         _say("aborted")
         sys.exit(130)
     except Exception as exc:

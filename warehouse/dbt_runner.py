@@ -3,8 +3,11 @@ that `profiles.yml` reads with `env_var()`."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -81,4 +84,51 @@ def run_dbt(args: list[str], *, dbt_target: str = "dev", target: Target | None =
     needs_profile = bool(args) and args[0] not in ("deps", "clean", "--version")
     if needs_profile and dbt_target != "dev" and "--target" not in args and "-t" not in args:
         command += ["--target", dbt_target]
-    return subprocess.run(command, cwd=project_root(), env=env, check=False).returncode
+    return run_child(command, cwd=project_root(), env=env)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+STOP_GRACE_SECONDS = 10.0
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child, before exec: the kernel kills it when the process that started it dies, even by
+    SIGKILL, which no handler of ours sees. Linux only; elsewhere the parent's handlers must do."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the prctl took effect
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def run_child(command: list[str], *, cwd: Path, env: dict[str, str]) -> int:
+    """Run a child (dbt) that never outlives us.
+
+    It gets a process group of its own, so that stopping it reaches what it started too, and a death
+    signal for the case of our being killed outright. Any way out of the wait (Ctrl-C, SIGTERM turned
+    into SystemExit by `warehouse.cli.main`, an error) stops the group: first politely, then for good."""
+    parent = os.getpid()
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, start_new_session=True, preexec_fn=lambda: _die_with_parent(parent)
+    )
+    try:
+        return process.wait()
+    except BaseException:
+        stop_group(process)
+        raise
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    for sig, grace in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=grace)
+            # What the child started may still be running in its group after the child itself ended.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            return
+        except subprocess.TimeoutExpired:
+            continue

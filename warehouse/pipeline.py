@@ -3,7 +3,10 @@ the data-quality report and send alerts (also, and above all, when an earlier st
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import fcntl
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -63,6 +66,35 @@ def run_pipeline(*, dbt_target: str = "dev", test_scope: str = "all", log: Calla
     if test_scope not in TEST_SCOPES:
         raise WarehouseError(f"unknown test scope {test_scope!r}; choose one of {', '.join(TEST_SCOPES)}")
     target = Target.discover()
+    with _one_run_at_a_time(target):
+        return _run_locked(target, dbt_target, test_scope, log)
+
+
+@contextlib.contextmanager
+def _one_run_at_a_time(target: Target) -> Iterator[None]:
+    """A second `warehouse run` on the same database beside a first would race its dbt build (the
+    loader has its own database lock, dbt has none). flock ends with the process however it dies;
+    children do not inherit the descriptor (close_fds), so a dead run never holds it."""
+    target.state.root.mkdir(parents=True, exist_ok=True)
+    path = target.state.root / f"run-{target.database()}.lock"
+    handle = open(path, "a+")  # noqa: SIM115 - held open for the whole run
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise WarehouseError(f"another `warehouse run` is running (pid {holder}); try again when it ends") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def _run_locked(target: Target, dbt_target: str, test_scope: str, log: Callable[[str], None]) -> int:
     progress = _Progress()
     try:
         code = _build(target, dbt_target, progress, log, test_scope)

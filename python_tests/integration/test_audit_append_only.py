@@ -115,12 +115,12 @@ def test_an_ingest_records_runs_and_files_by_appending(ingest_env):
     assert [(f.status, f.rows_loaded, f.rows_quarantined) for f in first.files] == [("loaded", 1, 1)]
     second = env.ingest()
     assert [f.status for f in second.files] == ["unchanged"]
-    # The same input, the same run_id: the two runs are told apart by id.
-    assert first.run_id == second.run_id
+    # Each invocation its own run_id; the same input, the same content fingerprint beside it.
+    assert first.run_id != second.run_id and first.content_fingerprint == second.content_fingerprint
     runs = env.query(
         "select id, status, files_loaded, files_unchanged, ended_at is not null from audit.ingest_runs "
-        "where run_id = %s order by id",
-        first.run_id,
+        "where content_fingerprint = %s order by id",
+        first.content_fingerprint,
     )
     assert [r[1:] for r in runs] == [("succeeded", 1, 0, True), ("succeeded", 0, 1, True)]
     # Each run: a 'running' event, then its end, both kept.

@@ -70,6 +70,9 @@ class FileFormat(Strict):
     encoding: str = "utf-8"
     header: bool = True
     quote: str = '"'
+    # What the file is packed in; `auto` also unpacks a gzip or zip file that says so by its first bytes
+    # (a client's export renamed to .csv), `none` reads the bytes as they are.
+    compression: Literal["auto", "none", "gzip", "zip"] = "auto"
 
     @field_validator("encoding")
     @classmethod
@@ -101,6 +104,7 @@ class FormatOverride(Strict):
     encoding: str | None = None
     header: bool | None = None
     quote: str | None = None
+    compression: Literal["auto", "none", "gzip", "zip"] | None = None
 
 
 class Condition(Strict):

@@ -21,7 +21,10 @@ from warehouse.errors import WarehouseError
 DEFAULT_PATTERN = r"^(?P<client_id>[a-z0-9]+)_(?P<file_date>\d{{4}}-\d{{2}}-\d{{2}})(?:_(?P<seq>\d+))?\.{ext}$"
 EXTENSIONS = {"csv": "csv", "tsv": "(?:tsv|txt)", "ndjson": "(?:ndjson|jsonl)", "parquet": "parquet"}
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-
+# numeric(18, 6): money to the cent and most measurements as written; wider values need `precision`/`scale`.
+DEFAULT_PRECISION = 18
+DEFAULT_SCALE = 6
+MAX_PRECISION = 38  # Arrow decimal128
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # the error comes back as the config's one line, not on stderr
@@ -115,17 +118,77 @@ class Condition(Strict):
 
 
 class Column(Strict):
-    source: str
-    name: str
-    type: ColumnType = ColumnType.string
-    required: bool = False
+    source: str = Field(
+        description="Header name (NDJSON key, Parquet column) in the file; defaults to `name`. "
+        "A client's own header name goes in `clients.<client>.columns`."
+    )
+    sources: list[str] = Field(
+        default=[],
+        description="Other header names accepted for this column in any client's file (first one present is used).",
+    )
+    position: int | None = Field(
+        default=None,
+        ge=1,
+        description="1-based position in the row. Files without a header (`format.header: false`): the column's "
+        "place (default: its place in `columns`). Files with a header: picks one of several cells with the same "
+        "name, and the cell there must carry `source` (or one of `sources`).",
+    )
+    name: str = Field(description="Canonical snake_case name in `raw` and downstream.")
+    type: ColumnType = Field(
+        default=ColumnType.string,
+        description="string, integer, decimal (exact: numeric(precision, scale)), date, timestamp or boolean.",
+    )
+    required: bool = Field(default=False, description="A missing value quarantines the row (`missing_required`).")
     # No default: a column onboarded without thinking about PII once landed an MRN in raw in clear.
-    pii: PiiClass
-    format: str | None = None
-    min: float | None = None
-    max: float | None = None
-    allowed: list[str] | None = None
-    description: str | None = None
+    pii: PiiClass = Field(description="PII class: identifier, direct, birth_date, zip, free_text or none. Required.")
+    format: str | list[str] | None = Field(
+        default=None,
+        description="date/timestamp: a strptime format or a list of them; each value takes the first that parses "
+        "(so put `%d/%m/%Y` before `%m/%d/%Y` only if day-first is what the client means: 03/04 reads as 3 April).",
+    )
+    precision: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_PRECISION,
+        description=f"decimal: total digits (default {DEFAULT_PRECISION}). More integer digits than "
+        "precision - scale quarantine the row (`too_many_digits`).",
+    )
+    scale: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_PRECISION,
+        description=f"decimal: digits after the point (default {DEFAULT_SCALE}). A value with more (non-zero) "
+        "decimals is quarantined (`too_many_digits`), never rounded.",
+    )
+    min: float | None = Field(default=None, description="integer/decimal: smallest valid value (`out_of_range`).")
+    max: float | None = Field(default=None, description="integer/decimal: largest valid value (`out_of_range`).")
+    allowed: list[str] | None = Field(default=None, description="The only valid values (`not_allowed`).")
+    description: str | None = Field(default=None, description="What the column holds (dbt docs, reports).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _source_defaults_to_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "source" not in data and isinstance(data.get("name"), str):
+            return {**data, "source": data["name"]}
+        return data
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        if self.format is None:
+            return ()
+        return (self.format,) if isinstance(self.format, str) else tuple(self.format)
+
+    @property
+    def accepted_sources(self) -> tuple[str, ...]:
+        return (self.source, *(s for s in self.sources if s != self.source))
+
+    @property
+    def decimal_precision(self) -> int:
+        return self.precision if self.precision is not None else max(DEFAULT_PRECISION, self.decimal_scale + 1)
+
+    @property
+    def decimal_scale(self) -> int:
+        return self.scale if self.scale is not None else DEFAULT_SCALE
 
     @field_validator("name")
     @classmethod
@@ -143,8 +206,16 @@ class Column(Strict):
             raise ValueError(f"column {self.name}: min/max need type integer or decimal")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"column {self.name}: min is greater than max")
-        if self.format and self.type not in (ColumnType.date, ColumnType.timestamp):
+        if self.format is not None and self.type not in (ColumnType.date, ColumnType.timestamp):
             raise ValueError(f"column {self.name}: format applies to date and timestamp columns only")
+        if isinstance(self.format, list) and not self.format:
+            raise ValueError(f"column {self.name}: format is an empty list")
+        if any("%" not in f for f in self.formats):
+            raise ValueError(f"column {self.name}: format needs strptime directives such as %Y-%m-%d")
+        if (self.precision is not None or self.scale is not None) and self.type is not ColumnType.decimal:
+            raise ValueError(f"column {self.name}: precision/scale apply to decimal columns only")
+        if self.type is ColumnType.decimal and self.decimal_scale >= self.decimal_precision:
+            raise ValueError(f"column {self.name}: scale must be smaller than precision")
         if self.pii is PiiClass.birth_date and self.type is not ColumnType.date:
             raise ValueError(f"column {self.name}: pii birth_date needs type date")
         return self
@@ -162,6 +233,11 @@ class Incremental(Strict):
         return self
 
 
+class FileDateFrom(Strict):
+    column: str
+    take: Literal["max", "min"] = "max"
+
+
 class Entity(Strict):
     description: str | None = None
     path: str | None = None
@@ -169,6 +245,8 @@ class Entity(Strict):
     incremental: Incremental = Incremental()
     event_date: str | None = None
     whitelist: list[Condition] = []
+    # The file's date from its rows (a sensor log's last reading) when its name carries none.
+    file_date_from: FileDateFrom | None = None
     columns: Annotated[list[Column], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -177,10 +255,15 @@ class Entity(Strict):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"duplicate column names: {', '.join(duplicates)}")
-        sources = [c.source for c in self.columns]
+        # Two columns may read cells of the same name (a sensor log's two `Celle 5:`) only by position.
+        sources = [c.source for c in self.columns if c.position is None]
         duplicates = sorted({s for s in sources if sources.count(s) > 1})
         if duplicates:
-            raise ValueError(f"duplicate source columns: {', '.join(duplicates)}")
+            raise ValueError(f"duplicate source columns: {', '.join(duplicates)} (tell them apart by `position:`)")
+        positions = [c.position for c in self.columns if c.position is not None]
+        duplicates = sorted({str(p) for p in positions if positions.count(p) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate column positions: {', '.join(duplicates)}")
         by_name = {c.name: c for c in self.columns}
         if sum(c.pii is PiiClass.birth_date for c in self.columns) > 1:
             raise ValueError("at most one column per entity may have pii birth_date")
@@ -195,6 +278,14 @@ class Entity(Strict):
         for condition in self.whitelist:
             if condition.column not in by_name:
                 raise ValueError(f"whitelist column {condition.column!r} is not a column")
+        if self.file_date_from is not None:
+            source = by_name.get(self.file_date_from.column)
+            if source is None:
+                raise ValueError(f"file_date_from column {self.file_date_from.column!r} is not a column")
+            if source.type not in (ColumnType.date, ColumnType.timestamp):
+                raise ValueError(f"file_date_from column {source.name!r} needs type date or timestamp")
+            if source.pii is not PiiClass.none:
+                raise ValueError(f"file_date_from column {source.name!r} must have pii none (stored on every row)")
         return self
 
     def column(self, name: str) -> Column:
@@ -205,6 +296,8 @@ class ClientOverride(Strict):
     format: FormatOverride | None = None
     invalid_row_threshold: float | None = Field(default=None, ge=0, le=1)
     whitelist: dict[str, list[Condition]] | None = None  # per entity
+    # Per entity, column name -> this client's header name, or its 1-based position (an int).
+    columns: dict[str, dict[str, str | int]] | None = None
 
 
 class Feed(Strict):
@@ -213,6 +306,8 @@ class Feed(Strict):
     landing: str | None = None
     format: FileFormat = FileFormat()
     file_pattern: str | None = None
+    # strptime format of file_pattern's `file_date` group (default ISO, 2026-11-20), e.g. %Y%m%d.
+    file_date_format: str | None = None
     invalid_row_threshold: float = Field(default=0.05, ge=0, le=1)
     clients: dict[str, ClientOverride] = {}
     entities: dict[str, Entity]
@@ -263,6 +358,21 @@ class Feed(Strict):
             for entity in override.whitelist or {}:
                 if entity not in self.entities:
                     raise ValueError(f"clients.{client}.whitelist names unknown entity {entity!r}")
+            for entity, mapping in (override.columns or {}).items():
+                if entity not in self.entities:
+                    raise ValueError(f"clients.{client}.columns names unknown entity {entity!r}")
+                for column, source in mapping.items():
+                    if column not in {c.name for c in self.entities[entity].columns}:
+                        raise ValueError(f"clients.{client}.columns.{entity}: {column!r} is not a column")
+                    if isinstance(source, int) and source < 1:
+                        raise ValueError(f"clients.{client}.columns.{entity}.{column}: positions start at 1")
+            fmt = self.format_for(client)
+            if not fmt.header and fmt.type not in ("csv", "tsv"):
+                raise ValueError(f"clients.{client}.format.header: false applies to csv and tsv files only")
+        if not self.format.header and self.format.type not in ("csv", "tsv"):
+            raise ValueError("format.header: false applies to csv and tsv files only")
+        if self.file_date_format is not None and "%" not in self.file_date_format:
+            raise ValueError("file_date_format needs strptime directives such as %Y%m%d")
         return self
 
     # ---- derived settings -------------------------------------------------------------------------
@@ -287,6 +397,22 @@ class Feed(Strict):
         if override and override.whitelist and entity in override.whitelist:
             return override.whitelist[entity]
         return self.entities[entity].whitelist
+
+    def entity_for(self, entity: str, client_id: str | None) -> Entity:
+        """The entity as this client's files carry it: its renamed or repositioned header cells."""
+        override = self.clients.get(client_id) if client_id else None
+        mapping = (override.columns or {}).get(entity) if override else None
+        if not mapping:
+            return self.entities[entity]
+        columns = []
+        for column in self.entities[entity].columns:
+            source = mapping.get(column.name)
+            if isinstance(source, str):
+                column = column.model_copy(update={"source": source, "sources": []})
+            elif isinstance(source, int):
+                column = column.model_copy(update={"position": source})
+            columns.append(column)
+        return self.entities[entity].model_copy(update={"columns": columns})
 
     def table(self, entity: str) -> str:
         return f"{self.feed}__{entity}"

@@ -10,7 +10,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
@@ -161,7 +161,7 @@ def _landed(feed: Feed, entity: str, name: str, url: str, size: int, describer: 
         client_id = groups.get("client_id")
         raw_date = groups.get("file_date")
         try:
-            file_date = date.fromisoformat(raw_date) if raw_date else None
+            file_date = _file_date(raw_date, feed.file_date_format) if raw_date else None
         except ValueError:
             client_id = None  # 2026-13-45 matches the shape but is not a date
         seq = int(groups.get("seq") or 0)
@@ -172,6 +172,13 @@ def _landed(feed: Feed, entity: str, name: str, url: str, size: int, describer: 
         feed=feed.feed, entity=entity, name=name, url=url, size=size, client_id=client_id, file_date=file_date,
         seq=seq, label=describer.file_name(name, pattern), name_pii=name_pii,
     )  # fmt: skip
+
+
+def _file_date(text: str, fmt: str | None) -> date:
+    """The `file_date` group of a file name: ISO by default, else the feed's `file_date_format`."""
+    if fmt is None:
+        return date.fromisoformat(text)
+    return datetime.strptime(text, fmt).date()
 
 
 def _refused(feed: Feed, entity: str, name: str, reason: str, describer: Describer, pattern) -> LandedFile:

@@ -12,11 +12,12 @@ import hashlib
 import os
 import re
 import secrets
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ import pyarrow.compute as pc
 
 from ingest import audit
 from ingest.ahead import run_ahead
-from ingest.config import Feed, PiiClass, load_feeds
+from ingest.config import ColumnType, Feed, PiiClass, load_feeds
 from ingest.describe import Describer, column_words, redact_message
 from ingest.ignored import landing_missing, list_ignored
 from ingest.land import PipelineStepFailed, close_adbc_databases, load_stage, stage_pipeline, use_jemalloc
@@ -99,9 +100,15 @@ class FileState:
     stage_file: int = 0  # this file's rows in the stage tables (FileContext.stage_file)
     lineage: dict[str, object] = field(default_factory=dict)  # per-file lineage values, written at promotion
     reported_bad: int = 0  # the reader's unsplittable rows already sent to quarantine
+    empty_rows: int = 0  # rows without any value (`,,,,`): filtered, and said so in the run output
+    content_date: date | None = None  # `file_date_from`: the file's date read from its rows
     # Tokens of the names this file carries, committed by its own promotion: never saved before the
     # file is (a kill in between would lose them for good), never later (free text of later runs).
     name_tokens: set[str] = field(default_factory=set)
+
+    @property
+    def file_date(self) -> date | None:
+        return self.content_date or self.landed.file_date
 
     def track_keys(self, hashes: np.ndarray) -> None:
         if self.key_hashes is None:
@@ -135,6 +142,8 @@ class _Checked:
     # Counted where the batch is read and filtered, added to the file's load where it is pseudonymised:
     # the two run in different threads, and the load's counters have one writer.
     read: int = 0
+    empty: int = 0  # rows with no value at all, filtered (reason `empty_row`)
+    content_date: date | None = None  # the batch's `file_date_from` date (max or min of its valid rows)
     filtered: int = 0
 
 
@@ -370,7 +379,9 @@ class Loader:
         self.names.pending = state.name_tokens
         try:
             with open_file(state.landed) as handle:
-                reader = FileReader(handle, feed.format_for(state.landed.client_id), entity, describer=self.describer)
+                client = state.landed.client_id
+                mapped = feed.entity_for(state.landed.entity, client)
+                reader = FileReader(handle, feed.format_for(client), mapped, describer=self.describer)
                 for batch in reader.batches():
                     for name in columns:
                         values = clean_text(batch.columns[name])
@@ -528,7 +539,7 @@ class Loader:
         for state in todo:
             request = PromoteRequest(
                 feed=feed, entity_name=entity_name, entity=entity, load=state.load,
-                file_date=state.landed.file_date, file_seq=state.landed.seq, size_bytes=state.landed.size,
+                file_date=state.file_date, file_seq=state.landed.seq, size_bytes=state.landed.size,
                 config_sha256=_config_sha(feed), stage_file=state.stage_file, lineage=state.lineage, held=state.held,
                 reason_counts=state.reason_counts, watermark_column=watermark, drift=state.drift,
                 use_stage=not state.unreadable, unique_keys=state.keys_unique(),
@@ -539,6 +550,11 @@ class Loader:
             self._retry(f"promoting {state.landed.label}", lambda r=request: promote(self.conn, r))
             loads.append(state.load)
             self.log(_describe(feed.feed, entity_name, state.load))
+            if state.empty_rows:
+                self.log(
+                    f"warning: {feed.feed}/{entity_name}/{state.landed.label}: {state.empty_rows} empty rows "
+                    "filtered (empty_row): check the client's export"
+                )
         self.log(
             f"{feed.feed}/{entity_name}: {len(todo)} files; read, checked and staged through dlt in "
             f"{promoted_at - staged_at:.1f}s, promoted in {time.monotonic() - promoted_at:.1f}s"
@@ -562,7 +578,7 @@ class Loader:
             self._retry(
                 f"writing the Parquet copy of {state.landed.label}",
                 lambda: publish(
-                    bucket_url=bucket, feed=feed.feed, file_sha=state.sha256, file_date=state.landed.file_date,
+                    bucket_url=bucket, feed=feed.feed, file_sha=state.sha256, file_date=state.file_date,
                     parts=parts, pipelines_dir=self._dlt_dir(),
                 ),
             )  # fmt: skip
@@ -589,11 +605,41 @@ class Loader:
     def _empty_stage(self, feed: Feed, entity_name: str) -> None:
         """dlt appends in several runs per load, so the stage tables are emptied here, once, beforehand."""
         with self.conn.cursor() as cur:
+            self._drop_stale_stage(cur, feed, entity_name)
             for name in list(self._stage_tables_present(cur, feed, entity_name)):
                 exclude_from_autovacuum(cur, name)  # one dlt created in an earlier run is not yet
                 cur.execute(f'truncate table raw."{name}"')
                 # An index left by a run of several files would slow every COPY of this one.
                 cur.execute(f'drop index if exists raw."{name}_file"')
+
+    def _drop_stale_stage(self, cur, feed: Feed, entity_name: str) -> None:
+        """Drop the raw stage table when its decimal columns are not the configured numeric(p, s).
+
+        dlt made them double precision before decimals were exact (or the YAML's precision changed),
+        and a binary COPY of decimals into such a column fails. dlt would not change a column it
+        knows, so its schema goes too (stored version and local working folder): it creates the
+        table again from the Arrow types."""
+        expected = {
+            c.name: f"numeric({c.decimal_precision},{c.decimal_scale})"
+            for c in feed.entities[entity_name].columns
+            if c.type is ColumnType.decimal and c.pii is PiiClass.none
+        }
+        if not expected:
+            return
+        name = stage_name(feed, entity_name)
+        cur.execute(
+            "select attname, format_type(atttypid, atttypmod) from pg_attribute "
+            "where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped",
+            (f'raw."{name}"',),
+        )
+        found = dict(cur.fetchall())
+        if all(found.get(column, wanted) == wanted for column, wanted in expected.items()):
+            return
+        cur.execute(f'drop table raw."{name}"')
+        cur.execute("select to_regclass('raw._dlt_version') is not null")
+        if cur.fetchone()[0]:
+            cur.execute("delete from raw._dlt_version where schema_name = %s", (_dlt_schema_name(feed, entity_name),))
+        shutil.rmtree(self._dlt_dir() / _pipeline_name(feed, entity_name), ignore_errors=True)
 
     def _index_stage(self, feed: Feed, entity_name: str) -> None:
         """Several files share the stage tables: each promotion picks its own rows by file hash."""
@@ -619,6 +665,8 @@ class Loader:
         state.reason_counts = {}
         state.key_hashes = []
         state.staged_rows = {}
+        state.empty_rows = 0
+        state.content_date = None
         ctx = FileContext(
             feed=feed.feed, entity=entity_name, client_id=landed.client_id, file_name=landed.label,
             file_sha256=state.sha256, file_date=landed.file_date, file_seq=landed.seq, run_id=run_id,
@@ -636,7 +684,13 @@ class Loader:
         self.names.pending = state.name_tokens
         try:
             with open_file(landed) as handle:
-                reader = FileReader(handle, feed.format_for(landed.client_id), entity, describer=self.describer)
+                # The client's own header names and positions (`clients.<c>.columns`) are the reader's concern.
+                reader = FileReader(
+                    handle,
+                    feed.format_for(landed.client_id),
+                    feed.entity_for(entity_name, landed.client_id),
+                    describer=self.describer,
+                )
                 state.reported_bad = 0
                 # The batches are read, filtered and validated in a thread of their own, a few ahead,
                 # while this one scans, redacts and tokenises: both are mostly Arrow kernels, which
@@ -647,6 +701,8 @@ class Loader:
                 for checked in run_ahead(checked_batches, depth=CHECKED_AHEAD, name="ingest-checks"):
                     load.rows_read += checked.read
                     load.rows_filtered += checked.filtered
+                    state.empty_rows += checked.empty
+                    state.content_date = _combine_dates(entity, state.content_date, checked.content_date)
                     yield from self._outputs(entity, reader, checked, ctx, state, stage_names)
                 if len(reader.bad_rows) > state.reported_bad:
                     bad = reader.bad_rows[state.reported_bad :]
@@ -661,6 +717,12 @@ class Loader:
             state.unreadable = True
             state.drift = problem.drift or None
         else:
+            if state.content_date is not None:
+                # Per-file lineage is written by the promotion, after every row is read.
+                state.lineage["_file_date"] = state.content_date
+            if state.empty_rows and load.reason is None:
+                # Not an error, but 3,311 rows of nothing once hid a client's broken export: said, not silent.
+                load.reason = f"empty_row: {state.empty_rows} rows without any value filtered"
             ratio = load.invalid_ratio
             if ratio is not None and ratio > threshold:
                 state.held = True
@@ -693,6 +755,10 @@ class Loader:
             for condition in whitelist:
                 allowed = pc.is_in(clean_text(batch.columns[condition.column]), pa.array(condition.in_))
                 keep &= np.asarray(allowed.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+            # A row with no value in any column carries nothing to load or quarantine (a spreadsheet's
+            # formatted but unused rows): filtered as `empty_row`, and counted apart for the warning.
+            empty = _empty_rows(batch.columns, n)
+            keep &= ~empty
             columns, lines, bad_utf8 = batch.columns, batch.lines, batch.bad_utf8
             if not keep.all():
                 filtered += int((~keep).sum())
@@ -714,7 +780,11 @@ class Loader:
                     validated.typed = {k: v.take(take) for k, v in validated.typed.items()}
                     validated.failures = [(r, m[index]) for r, m in validated.failures]
                     lines = lines[index]
-            yield _Checked(validated, lines, start_tokens(entity, validated, ctx), read=n, filtered=filtered)
+            tokens = start_tokens(entity, validated, ctx)
+            yield _Checked(
+                validated, lines, tokens, read=n, filtered=filtered, empty=int(empty.sum()),
+                content_date=_content_date(entity, validated, len(lines)),
+            )  # fmt: skip
 
     def _outputs(self, entity, reader, checked: _Checked, ctx, state: FileState, stage_names) -> Iterator:
         """A checked batch pseudonymised, as (stage table, rows) pairs, with the rows the reader could
@@ -765,6 +835,34 @@ class Loader:
         if row is None:
             return None
         return row[0] - timedelta(hours=entity.incremental.lookback_hours)
+
+
+def _content_date(entity, validated: Validated, n: int) -> date | None:
+    """The batch's `file_date_from` date: max or min of the column over its valid rows."""
+    source = entity.file_date_from
+    if source is None or n == 0:
+        return None
+    values = validated.typed[source.column].filter(pa.array(~validated.invalid_mask(n)))
+    if pa.types.is_timestamp(values.type):
+        values = values.cast(pa.date32())
+    return (pc.max if source.take == "max" else pc.min)(values).as_py()
+
+
+def _combine_dates(entity, current: date | None, new: date | None) -> date | None:
+    if current is None or new is None:
+        return current or new
+    return max(current, new) if entity.file_date_from.take == "max" else min(current, new)
+
+
+def _empty_rows(columns: dict[str, pa.Array], n: int) -> np.ndarray:
+    """Rows whose every column is empty or blank, as a mask."""
+    empty = np.ones(n, dtype=bool)
+    for values in columns.values():
+        if not empty.any():
+            break  # the common case: the first column with values settles every row
+        present = pc.is_valid(clean_text(values))
+        empty &= ~np.asarray(present.to_numpy(zero_copy_only=False), dtype=bool)
+    return empty
 
 
 def _folder_name(database: str) -> str:

@@ -214,6 +214,7 @@ def _protect(
 # column, a name in a unit column), so it is of unknown kind and never stored, not even redacted.
 VALUE_CHECKS = (
     "not_a_number",
+    "too_many_digits",  # a long number in a decimal column may be an SSN or a phone number
     "bad_date_format",
     "bad_timestamp_format",
     "not_a_boolean",

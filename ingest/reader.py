@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -78,24 +79,56 @@ class FileReader:
         return [self.describer.cell(name, header.index(name) + 1) for name in names]
 
     def _map_header(self, header: list[str]) -> dict[str, int]:
-        """Source column name -> position, after checking the header against the feed contract.
+        """Column name -> position in the row, after checking the header against the feed contract.
+
+        A column takes the cell at its `position` (which must carry one of its names), else the one
+        cell carrying one of its names (`source`, then `sources`). A name on several cells is only
+        readable by position: guessing which `Celle 5:` is which would swap two sensors' readings.
 
         Header cells are data until proven otherwise: messages and drift carry their labels
         (`Describer.cell`), never the cells themselves."""
-        seen: set[str] = set()
-        duplicated = sorted({h for h in header if h in seen or seen.add(h)}, key=header.index)
+        taken: dict[int, str] = {}  # position -> column name
+        mapped: dict[str, int] = {}
+        for column in self.entity.columns:
+            if column.position is None:
+                continue
+            index = column.position - 1
+            if index < len(header) and header[index] in column.accepted_sources:
+                mapped[column.name] = index
+                taken[index] = column.name
+            elif index < len(header):
+                cell = self.describer.cell(header[index], index + 1)
+                raise FileProblem(
+                    "header_mismatch",
+                    f"column {column.name}: position {column.position} holds {_labels([cell])}, "
+                    f"not {column.source!r}; check `position:` of the column",
+                )
+        free = [h for i, h in enumerate(header) if i not in taken]
+        counts = Counter(free)
+        duplicated = sorted({h for h in free if counts[h] > 1}, key=header.index)
         if duplicated:
             labels = ", ".join(c.label for c in self._cells(header, duplicated))
-            raise FileProblem("duplicate_header", f"duplicate column names in header: {labels}")
-        declared = {c.source: c for c in self.entity.columns}
-        extra = [h for h in header if h not in declared]
-        missing = [c.source for c in self.entity.columns if c.source not in header]
+            raise FileProblem(
+                "duplicate_header",
+                f"duplicate column names in header: {labels}; declare each with `position:` to read them",
+            )
+        for column in self.entity.columns:
+            if column.name in mapped or column.position is not None:
+                continue
+            for name in column.accepted_sources:
+                index = next((i for i, h in enumerate(header) if h == name and i not in taken), None)
+                if index is not None:
+                    mapped[column.name] = index
+                    taken[index] = column.name
+                    break
+        missing = [c.source for c in self.entity.columns if c.name not in mapped]
         missing_required = [
             c.source
             for c in self.entity.columns
-            if c.source in missing and (c.required or c.name in self.entity.business_key)
+            if c.name not in mapped and (c.required or c.name in self.entity.business_key)
         ]
-        extra_cells = self._cells(header, extra)
+        extra_indexes = [i for i in range(len(header)) if i not in taken]
+        extra_cells = [self.describer.cell(header[i], i + 1) for i in extra_indexes]
         drift = {"missing": missing, "extra": [c.label for c in extra_cells], "extra_cells": extra_cells}
         if missing_required:
             hint = ""
@@ -104,23 +137,49 @@ class FileReader:
             raise FileProblem(
                 "missing_required_column", f"missing required columns: {', '.join(missing_required)}{hint}", drift=drift
             )
-        if extra:
+        if extra_indexes:
             raise FileProblem(
                 "schema_drift",
                 f"undeclared columns (schema drift): {_labels(extra_cells)}; see `warehouse ingest --explain`",
                 drift=drift,
             )
-        return {h: i for i, h in enumerate(header)}
+        return mapped
+
+    def _map_positions(self, width: int) -> dict[str, int]:
+        """A file without a header: column name -> position, by `position:` or the order of `columns`."""
+        mapped = {c.name: (c.position or number) - 1 for number, c in enumerate(self.entity.columns, start=1)}
+        inside = {name: i for name, i in mapped.items() if i < width}
+        missing_required = [
+            c.name
+            for c in self.entity.columns
+            if c.name not in inside and (c.required or c.name in self.entity.business_key)
+        ]
+        if missing_required:
+            raise FileProblem(
+                "missing_required_column",
+                f"missing required columns: {', '.join(missing_required)} (the rows have {width} fields)",
+                drift={"missing": missing_required, "extra": [], "extra_cells": []},
+            )
+        extra = sorted(set(range(width)) - set(inside.values()))
+        if extra:
+            where = ", ".join(str(i + 1) for i in extra)
+            raise FileProblem(
+                "schema_drift",
+                f"undeclared columns (schema drift) at positions {where}; declare them (by `position:`) "
+                "or check the delimiter",
+                drift={"missing": [], "extra": [f"position {i + 1}" for i in extra], "extra_cells": []},
+            )
+        return inside
 
     def _check_header_is_not_data(self, header: list[str]) -> None:
         """A file without its header row: the first record would be taken for one (and its values
         reported as undeclared columns). Held instead, with nothing of that record in the reason."""
-        declared = {c.source for c in self.entity.columns}
+        declared = {name for c in self.entity.columns for name in c.accepted_sources}
         named = sum(h in declared for h in header)
         if named * 2 >= len(header):
             return
         data_like = sum(self.describer.looks_like_data(h) for h in header)
-        same_width = len(header) == len(declared)
+        same_width = len(header) == len(self.entity.columns)
         if data_like * 2 > len(header) or (named == 0 and data_like and same_width):
             raise FileProblem(
                 "no_header",
@@ -148,12 +207,14 @@ class FileReader:
         )
         if not first_record:
             raise FileProblem("empty_file", "the file has no header row")
-        if not self.fmt.header:
-            raise FileProblem("unsupported", "files without a header row are not supported yet")
-        header = [h.strip() for h in first_record]
-        self._check_header_is_not_data(header)
-        positions = self._map_header(header)
         width = len(first_record)
+        if self.fmt.header:
+            header = [h.strip() for h in first_record]
+            self._check_header_is_not_data(header)
+            positions = self._map_header(header)
+        else:
+            positions = self._map_positions(width)
+        first_line = 2 if self.fmt.header else 1
         names = [f"c{i}" for i in range(width)]
 
         def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -172,7 +233,7 @@ class FileReader:
                 stream,
                 read_options=pacsv.ReadOptions(
                     column_names=names,
-                    skip_rows=1,
+                    skip_rows=1 if self.fmt.header else 0,
                     block_size=BLOCK_SIZE,
                     use_threads=False,  # needed for pyarrow to report line numbers of bad rows
                     encoding=self.fmt.encoding if encoding not in ("utf-8", "utf8") else "utf8",
@@ -204,11 +265,11 @@ class FileReader:
             n = record_batch.num_rows
             if n == 0:
                 continue
-            lines = _good_row_lines(emitted, n, self.bad_rows)
+            lines = _good_row_lines(emitted, n, self.bad_rows, first_line)
             emitted += n
             batch = Batch(columns={}, lines=lines)
             for column in self.entity.columns:
-                position = positions.get(column.source)
+                position = positions.get(column.name)
                 if position is None:
                     batch.columns[column.name] = pa.nulls(n, pa.string())
                     continue
@@ -217,7 +278,8 @@ class FileReader:
 
     # ---- ndjson --------------------------------------------------------------------------------------------
     def _ndjson(self) -> Iterator[Batch]:
-        declared = [c.source for c in self.entity.columns]
+        declared = {name for c in self.entity.columns for name in c.accepted_sources}
+        self._keys: dict[str, str] = {}
         header_checked = False
         rows: list[dict] = []
         lines: list[int] = []
@@ -236,9 +298,10 @@ class FileReader:
                 self.bad_rows.append(BadRow(line_no, "malformed_json"))
                 continue
             if not header_checked:
-                self._map_header(list(obj.keys()))
+                keys = list(obj.keys())
+                self._keys = {name: keys[i] for name, i in self._map_header(keys).items()}
                 header_checked = True
-            elif set(obj) - set(declared):
+            elif set(obj) - declared:
                 keys = list(obj)
                 cells = self._cells(keys, [k for k in keys if k not in declared])
                 raise FileProblem(
@@ -259,7 +322,8 @@ class FileReader:
     def _ndjson_batch(self, rows: list[dict], lines: list[int]) -> Batch:
         columns = {}
         for column in self.entity.columns:
-            values = [_json_text(r.get(column.source)) for r in rows]
+            key = self._keys.get(column.name, column.source)
+            values = [_json_text(r.get(key)) for r in rows]
             columns[column.name] = pa.array(values, pa.string())
         return Batch(columns=columns, lines=np.asarray(lines, dtype=np.int64))
 
@@ -277,7 +341,7 @@ class FileReader:
             line += n
             columns = {}
             for column in self.entity.columns:
-                position = positions.get(column.source)
+                position = positions.get(column.name)
                 if position is None:
                     columns[column.name] = pa.nulls(n, pa.string())
                 else:
@@ -306,12 +370,13 @@ class _Prepend(io.RawIOBase):
         return len(data)
 
 
-def _good_row_lines(emitted: int, n: int, bad_rows: list[BadRow]) -> np.ndarray:
+def _good_row_lines(emitted: int, n: int, bad_rows: list[BadRow], first: int = 2) -> np.ndarray:
     """Record numbers of the next `n` parsed rows, given the rows pyarrow skipped so far.
 
-    Good row i (0-based over the file) sits at record i + 2 plus the number of skipped rows before it.
+    Good row i (0-based over the file) sits at record i + `first` (2 after a header, 1 without one)
+    plus the number of skipped rows before it.
     """
-    base = np.arange(emitted, emitted + n, dtype=np.int64) + 2
+    base = np.arange(emitted, emitted + n, dtype=np.int64) + first
     if not bad_rows:
         return base
     skipped = np.sort(np.fromiter((b.line for b in bad_rows), dtype=np.int64))

@@ -8,6 +8,7 @@ file into raw and quarantine in a transaction of its own.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import re
@@ -340,7 +341,12 @@ class Loader:
                     continue
                 state = FileState(landed)
                 if landed.matched:
-                    state.sha256 = sha256_of(landed)
+                    try:
+                        state.sha256 = sha256_of(landed)
+                    except OSError as exc:
+                        # Unreadable (its mode, or removed since it was listed): rejected, the run goes on.
+                        reason = f"cannot be read: {exc.strerror or type(exc).__name__}"
+                        state = FileState(dataclasses.replace(landed, refused=reason))
                 states.setdefault((feed.feed, landed.entity), []).append(state)
         return states
 

@@ -8,6 +8,7 @@ must never be lost because a parser gave up on it. Problems that make a whole fi
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -18,12 +19,25 @@ from dataclasses import dataclass, field
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ingest.config import Entity, FileFormat
 from ingest.describe import Describer, HeaderCell, redact_message
+from ingest.streams import (
+    MAX_QUOTED_BYTES,
+    MAX_QUOTED_LINES,
+    SNIFF_BYTES,
+    Opened,
+    StreamProblem,
+    check_text,
+    open_bytes,
+    records,
+)
 
+# What a damaged or odd Parquet file raises, from its footer to its last page.
+_PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, IndexError, EOFError, MemoryError)
 BLOCK_SIZE = 4 << 20  # a row must fit one block (pyarrow); larger blocks cost memory per batch
 NDJSON_BATCH = 50_000
 
@@ -64,14 +78,20 @@ class FileReader:
     # Decides what of the header may be shown; without one (no key at hand) nothing gets an id.
     describer: Describer = field(default_factory=lambda: Describer(key=None))
     bad_rows: list[BadRow] = field(default_factory=list)
+    # A quoted field longer than this is taken for a quote left open (`streams.records`).
+    max_quoted_bytes: int = MAX_QUOTED_BYTES
+    max_quoted_lines: int = MAX_QUOTED_LINES
 
     def batches(self) -> Iterator[Batch]:
-        if self.fmt.type in ("csv", "tsv"):
-            yield from self._csv()
-        elif self.fmt.type == "ndjson":
-            yield from self._ndjson()
-        else:
-            yield from self._parquet()
+        try:
+            if self.fmt.type in ("csv", "tsv"):
+                yield from self._csv()
+            elif self.fmt.type == "ndjson":
+                yield from self._ndjson()
+            else:
+                yield from self._parquet()
+        except StreamProblem as problem:
+            raise FileProblem(problem.code, str(problem)) from None
 
     # ---- header checks shared by every format ------------------------------------------------------
     def _cells(self, header: list[str], names: list[str]) -> list[HeaderCell]:
@@ -190,23 +210,36 @@ class FileReader:
 
     # ---- csv / tsv ---------------------------------------------------------------------------------------
     def _csv(self) -> Iterator[Batch]:
-        head = self.handle.read(BLOCK_SIZE)
+        opened = open_bytes(self.handle, self.fmt)
+        head = opened.stream.read(BLOCK_SIZE)
         if not head:
             raise FileProblem("empty_file", "the file is empty (no header)")
-        encoding = self.fmt.encoding.lower().replace("_", "-")
-        if encoding in ("utf-8", "utf8") and head.startswith(b"\xef\xbb\xbf"):
+        if opened.utf8 and head.startswith(codecs.BOM_UTF8):
             head = head[3:]  # BOM: not part of the first column's name
-        text = head.decode(self.fmt.encoding, errors="replace")
-        first_record = next(
-            csv.reader(
-                io.StringIO(text, newline=""),
-                delimiter=self.fmt.effective_delimiter,
-                quotechar=self.fmt.quote,
-            ),
-            None,
-        )
+        if not head.strip():
+            raise FileProblem("empty_file", "the file holds nothing but blank space or a byte-order mark (no header)")
+        check_text(head[:SNIFF_BYTES], opened.encoding)
+        if len(head) == BLOCK_SIZE and b"\n" not in head and b"\r" not in head:
+            raise FileProblem(
+                "line_too_long",
+                f"no line end in the first {BLOCK_SIZE >> 20} MiB: not a CSV file, or its lines end oddly",
+            )
+        text = head.decode(opened.encoding, errors="replace")
+        try:
+            first_record = next(
+                csv.reader(
+                    io.StringIO(text, newline=""),
+                    delimiter=self.fmt.effective_delimiter,
+                    quotechar=self.fmt.quote,
+                ),
+                None,
+            )
+        except csv.Error:
+            raise FileProblem("unparseable", "the first row cannot be split into fields") from None
         if not first_record:
             raise FileProblem("empty_file", "the file has no header row")
+        if any("\x00" in cell for cell in first_record):
+            raise FileProblem("not_text", "the first row holds NUL bytes: a binary file or a damaged export")
         width = len(first_record)
         if self.fmt.header:
             header = [h.strip() for h in first_record]
@@ -215,19 +248,28 @@ class FileReader:
         else:
             positions = self._map_positions(width)
         first_line = 2 if self.fmt.header else 1
+        stream = io.BufferedReader(_Prepend(head, opened.stream), buffer_size=BLOCK_SIZE)
+        yield from self._csv_rows(stream, opened, width, positions, first_line)
+
+    def _csv_rows(
+        self, stream: io.BufferedReader, opened: Opened, width: int, positions: dict[str, int], first_line: int
+    ) -> Iterator[Batch]:
+        """pyarrow's fast parse, until a record that may hide a quote left open: one over several lines
+        with the wrong number of fields, a quoted value over the bounds, a record larger than a block.
+        From there on the careful line reader takes over (`_csv_salvage`)."""
         names = [f"c{i}" for i in range(width)]
+        pending: list[BadRow] = []  # this batch's: kept back until it is known where damage starts
+        spanning: set[int] = set()
 
         def on_invalid(row: pacsv.InvalidRow) -> str:
             # Only the position and the shape are kept: the text may hold PII.
-            self.bad_rows.append(
-                BadRow(
-                    int(row.number or 0),
-                    f"column_count_mismatch:expected_{row.expected_columns}_got_{row.actual_columns}",
-                )
-            )
+            number = int(row.number or 0)
+            reason = f"column_count_mismatch:expected_{row.expected_columns}_got_{row.actual_columns}"
+            pending.append(BadRow(number, reason))
+            if row.text and ("\n" in row.text or "\r" in row.text):
+                spanning.add(number)
             return "skip"
 
-        stream = io.BufferedReader(_Prepend(head, self.handle), buffer_size=BLOCK_SIZE)
         try:
             reader = pacsv.open_csv(
                 stream,
@@ -236,7 +278,7 @@ class FileReader:
                     skip_rows=1 if self.fmt.header else 0,
                     block_size=BLOCK_SIZE,
                     use_threads=False,  # needed for pyarrow to report line numbers of bad rows
-                    encoding=self.fmt.encoding if encoding not in ("utf-8", "utf8") else "utf8",
+                    encoding="utf8" if opened.utf8 else opened.encoding,
                 ),
                 parse_options=pacsv.ParseOptions(
                     delimiter=self.fmt.effective_delimiter,
@@ -253,28 +295,148 @@ class FileReader:
         except pa.ArrowInvalid as exc:
             if "Empty CSV file" in str(exc):
                 return  # a header and nothing else: zero rows
-            raise FileProblem("unparseable", f"cannot parse the file: {_arrow_message(exc)}") from None
+            yield from self._csv_salvage(first_line, width, positions)  # the first block did not parse
+            return
         emitted = 0
+        watch = opened.watch
+        # One batch is held back: pyarrow takes a quote still open at the end of the file for a value
+        # running to the end, and only the last batch's last record can be that.
+        held: tuple[pa.RecordBatch, np.ndarray] | None = None
+
+        def release(upto: int | None = None) -> Iterator[Batch]:
+            if held is None:
+                return
+            record_batch, lines = held
+            if upto is not None:
+                keep = np.flatnonzero(lines < upto)
+                record_batch, lines = record_batch.take(pa.array(keep)), lines[keep]
+            if len(lines):
+                yield self._batch(record_batch, lines, positions, watch.saw_nul)
+
         while True:
+            # No clearing here: pyarrow parses the first block, and reports its bad rows, in open_csv.
             try:
                 record_batch = reader.read_next_batch()
             except StopIteration:
-                break
-            except pa.ArrowInvalid as exc:
-                raise FileProblem("unparseable", f"cannot parse the file: {_arrow_message(exc)}") from None
+                # The last block's bad rows are reported while pyarrow finds there is no next batch.
+                cut = min([*spanning, *([] if held is None else self._open_at_end(*held, opened))], default=None)
+                yield from release(cut)
+                self.bad_rows.extend(b for b in pending if cut is None or b.line < cut)
+                if cut is not None:
+                    yield from self._csv_salvage(cut, width, positions)
+                return
+            except pa.ArrowInvalid:
+                # A record larger than a block: a quote left open, or a line that never ends.
+                yield from release()
+                yield from self._csv_salvage(first_line + emitted + len(self.bad_rows), width, positions)
+                return
             n = record_batch.num_rows
-            if n == 0:
-                continue
-            lines = _good_row_lines(emitted, n, self.bad_rows, first_line)
+            lines = _good_row_lines(emitted, n, [*self.bad_rows, *pending], first_line)
+            cut = self._first_damaged(record_batch, lines, spanning, opened)
+            if cut is not None:
+                yield from release()
+                held = (record_batch, lines)
+                yield from release(cut)
+                self.bad_rows.extend(b for b in pending if b.line < cut)
+                yield from self._csv_salvage(cut, width, positions)
+                return
+            self.bad_rows.extend(pending)
+            pending.clear()
+            spanning.clear()
             emitted += n
-            batch = Batch(columns={}, lines=lines)
-            for column in self.entity.columns:
-                position = positions.get(column.name)
-                if position is None:
-                    batch.columns[column.name] = pa.nulls(n, pa.string())
+            if n:
+                yield from release()
+                held = (record_batch, lines)
+
+    def _open_at_end(self, record_batch: pa.RecordBatch, lines: np.ndarray, opened: Opened) -> list[int]:
+        """The last record, when it may end in a quote left open: a value of it spans lines."""
+        if not opened.watch.saw_quote or not record_batch.num_rows:
+            return []
+        last = record_batch.slice(record_batch.num_rows - 1)
+        for column in last.columns:
+            value = column[0].as_py() or b""
+            if b"\n" in value or b"\r" in value:
+                return [int(lines[-1])]
+        return []
+
+    def _first_damaged(
+        self, record_batch: pa.RecordBatch, lines: np.ndarray, spanning: set[int], opened: Opened
+    ) -> int | None:
+        """The record number of the first record that may hide a quote left open, if any."""
+        candidates = sorted(spanning)
+        if opened.watch.saw_quote and record_batch.num_rows:
+            for column in record_batch.columns:
+                lengths = pc.binary_length(column).to_numpy(zero_copy_only=False)
+                # Counting line ends scans every byte: only values long enough to hold too many.
+                big = np.flatnonzero(lengths > min(self.max_quoted_lines, self.max_quoted_bytes))
+                if not len(big):
                     continue
-                batch.columns[column.name] = _to_text(record_batch.column(position), column.name, batch.bad_utf8)
-            yield batch
+                values = column.take(pa.array(big))
+                ends = np.maximum(
+                    pc.count_substring(values, "\n").to_numpy(zero_copy_only=False),
+                    pc.count_substring(values, "\r").to_numpy(zero_copy_only=False),
+                )
+                over = (ends >= self.max_quoted_lines) | ((lengths[big] > self.max_quoted_bytes) & (ends > 0))
+                if over.any():
+                    candidates.append(int(lines[big[np.argmax(over)]]))
+        return min(candidates) if candidates else None
+
+    def _batch(self, record_batch: pa.RecordBatch, lines: np.ndarray, positions: dict[str, int], nul: bool) -> Batch:
+        n = record_batch.num_rows
+        batch = Batch(columns={}, lines=lines)
+        for column in self.entity.columns:
+            position = positions.get(column.name)
+            if position is None:
+                batch.columns[column.name] = pa.nulls(n, pa.string())
+                continue
+            values = record_batch.column(position)
+            if nul:
+                values = _drop_nul(values, column.name, batch.bad_utf8)
+            batch.columns[column.name] = _to_text(values, column.name, batch.bad_utf8)
+        return batch
+
+    def _csv_salvage(self, start: int, width: int, positions: dict[str, int]) -> Iterator[Batch]:
+        """Record `start` and the rest, read again line by line with bounded quoted fields
+        (`streams.records`); the records before it were taken by pyarrow already."""
+        try:
+            self.handle.seek(0)
+        except (OSError, ValueError) as exc:
+            raise FileProblem(
+                "unparseable",
+                f"a damaged region needs a second read and the file cannot be read again ({type(exc).__name__})",
+            ) from None
+        opened = open_bytes(self.handle, self.fmt)
+        text = io.TextIOWrapper(
+            opened.stream,
+            encoding="utf-8-sig" if opened.utf8 else opened.encoding,
+            errors="surrogateescape",
+            newline="",
+        )
+        columns: list[list[bytes]] = [[] for _ in range(width)]
+        lines: list[int] = []
+        found = records(
+            text, quote=self.fmt.quote, delimiter=self.fmt.effective_delimiter, width=width,
+            max_bytes=self.max_quoted_bytes, max_lines=self.max_quoted_lines, max_record=BLOCK_SIZE,
+        )  # fmt: skip
+        for record in found:
+            if record.number < start:
+                continue
+            if record.fields is None:
+                self.bad_rows.append(BadRow(record.number, record.reason))
+                continue
+            for values, value in zip(columns, record.fields, strict=True):
+                values.append(value.encode("utf-8", "surrogateescape"))
+            lines.append(record.number)
+            if len(lines) >= NDJSON_BATCH:
+                yield self._salvaged(columns, lines, positions)
+                columns, lines = [[] for _ in range(width)], []
+        if lines:
+            yield self._salvaged(columns, lines, positions)
+
+    def _salvaged(self, columns: list[list[bytes]], lines: list[int], positions: dict[str, int]) -> Batch:
+        arrays = [pa.array(values, pa.binary()) for values in columns]
+        record_batch = pa.RecordBatch.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])
+        return self._batch(record_batch, np.asarray(lines, dtype=np.int64), positions, nul=True)
 
     # ---- ndjson --------------------------------------------------------------------------------------------
     def _ndjson(self) -> Iterator[Batch]:
@@ -285,7 +447,10 @@ class FileReader:
         lines: list[int] = []
         line_no = 0
         any_line = False
-        for raw in self.handle:
+        opened = open_bytes(self.handle, self.fmt)
+        head = opened.stream.read(SNIFF_BYTES)
+        check_text(head, opened.encoding)
+        for raw in io.BufferedReader(_Prepend(head, opened.stream)):
             line_no += 1
             if not raw.strip():
                 continue
@@ -325,28 +490,40 @@ class FileReader:
             key = self._keys.get(column.name, column.source)
             values = [_json_text(r.get(key)) for r in rows]
             columns[column.name] = pa.array(values, pa.string())
-        return Batch(columns=columns, lines=np.asarray(lines, dtype=np.int64))
+        batch = Batch(columns=columns, lines=np.asarray(lines, dtype=np.int64))
+        for name, values in columns.items():
+            batch.columns[name] = _drop_nul(values, name, batch.bad_utf8)
+        return batch
 
     # ---- parquet -------------------------------------------------------------------------------------------
     def _parquet(self) -> Iterator[Batch]:
         try:
             parquet = pq.ParquetFile(self.handle)
-        except (pa.ArrowInvalid, OSError) as exc:
+            names = parquet.schema_arrow.names
+        except _PARQUET_ERRORS as exc:
             raise FileProblem("unparseable", f"not a readable Parquet file: {_arrow_message(exc)}") from None
-        positions = self._map_header(parquet.schema_arrow.names)
+        positions = self._map_header(names)
         line = 1
-        for record_batch in parquet.iter_batches(batch_size=100_000):
-            n = record_batch.num_rows
-            lines = np.arange(line + 1, line + 1 + n, dtype=np.int64)
+        batches = parquet.iter_batches(batch_size=100_000)
+        while True:
+            # A corrupt page, or a nested column that has no text form, ends this file only.
+            try:
+                record_batch = next(batches, None)
+                if record_batch is None:
+                    return
+                n = record_batch.num_rows
+                batch = Batch(columns={}, lines=np.arange(line + 1, line + 1 + n, dtype=np.int64))
+                for column in self.entity.columns:
+                    position = positions.get(column.name)
+                    if position is None:
+                        batch.columns[column.name] = pa.nulls(n, pa.string())
+                    else:
+                        values = record_batch.column(position).cast(pa.string())
+                        batch.columns[column.name] = _drop_nul(values, column.name, batch.bad_utf8)
+            except _PARQUET_ERRORS as exc:
+                raise FileProblem("unparseable", f"not a readable Parquet file: {_arrow_message(exc)}") from None
             line += n
-            columns = {}
-            for column in self.entity.columns:
-                position = positions.get(column.name)
-                if position is None:
-                    columns[column.name] = pa.nulls(n, pa.string())
-                else:
-                    columns[column.name] = record_batch.column(position).cast(pa.string())
-            yield Batch(columns=columns, lines=lines)
+            yield batch
 
 
 class _Prepend(io.RawIOBase):
@@ -386,6 +563,18 @@ def _good_row_lines(emitted: int, n: int, bad_rows: list[BadRow], first: int = 2
         if np.array_equal(shifted, lines):
             return lines
         lines = shifted
+
+
+def _drop_nul(values: pa.Array, column: str, bad_utf8: dict[int, list[str]]) -> pa.Array:
+    """Values holding a NUL byte become null and their rows invalid: PostgreSQL text cannot hold one,
+    and one such value used to fail the whole run."""
+    has_nul = pc.match_substring(values, "\x00").fill_null(False)
+    rows = np.flatnonzero(has_nul.to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return values
+    for row in rows:
+        bad_utf8.setdefault(int(row), []).append(column)
+    return pc.if_else(has_nul, pa.scalar(None, values.type), values)
 
 
 def _to_text(values: pa.Array, column: str, bad_utf8: dict[int, list[str]]) -> pa.Array:

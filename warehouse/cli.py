@@ -385,7 +385,10 @@ def ingest(
     feeds_dir: Path | None = typer.Option(None, "--feeds-dir", help="Folder of feed YAML files."),
     target: str = typer.Option("dev", "--target", help="Database: dev, or ci (the one `make test` builds)."),
 ) -> None:
-    """Ingest the landing zone: validate, pseudonymise, quarantine, audit; land in `raw` through dlt."""
+    """Ingest the landing zone: validate, pseudonymise, quarantine, audit; land in `raw` through dlt.
+
+    Exit 0 when the run finished (held and rejected files are listed with their reason; they never
+    stop the others), 1 when it failed (configuration, key, database), 2 on a usage error."""
     from ingest.cli_support import explain_drift, ingest_options, print_summary
     from ingest.loader import run_ingest
 

@@ -3,7 +3,7 @@
 Append-only for the loader. The tables are created and owned by the admin (`warehouse db init` ->
 `create_tables`); `loader` may only INSERT and SELECT, so it can neither rewrite nor erase its own
 history, nor drop the balance constraint: per file, `rows_read = rows_loaded + rows_quarantined +
-rows_filtered`, and the database refuses an unbalanced entry. What used to be updated in place is
+rows_filtered + rows_superseded`, and the database refuses an unbalanced entry. What used to be updated in place is
 appended and read through a view: a run's state changes (`ingest_run_events` -> `ingest_runs`), the
 manifest's entries per file version (`file_manifest_entries` -> `file_manifest`) and watermark
 advances (`watermark_events` -> `watermarks`).
@@ -74,15 +74,16 @@ create table if not exists audit.file_manifest_entries (
     file_date date,
     file_seq integer,
     size_bytes bigint,
-    status text not null check (status in ('loaded', 'held')),
+    status text not null,
     reason text,
     config_sha256 text not null,
     run_id text not null,
-    recorded_at timestamptz not null default now()
+    recorded_at timestamptz not null default now(),
+    constraint file_manifest_entries_status_known check (status in ('loaded', 'held', 'superseded'))
 );
 comment on table audit.file_manifest_entries is
-    'Append-only: a row each time the loader takes in (loaded) or refuses as a whole (held) a file '
-    'version. Read audit.file_manifest.';
+    'Append-only: a row each time the loader takes in (loaded), refuses as a whole (held) or finds '
+    'older than what it holds (superseded) a file version. Read audit.file_manifest.';
 create index if not exists file_manifest_entries_file
     on audit.file_manifest_entries (feed, entity, file_sha256, entry_id);
 
@@ -108,15 +109,37 @@ create table if not exists audit.file_loads (
     rows_loaded bigint not null default 0,
     rows_quarantined bigint not null default 0,
     rows_filtered bigint not null default 0,
+    rows_superseded bigint not null default 0,
     invalid_ratio double precision,
-    status text not null check (status in ('loaded', 'unchanged', 'held', 'rejected', 'failed')),
+    status text not null,
     reason text,
     seconds double precision,
     recorded_at timestamptz not null default now(),
-    constraint file_loads_balance check (rows_read = rows_loaded + rows_quarantined + rows_filtered)
+    constraint file_loads_status_known
+        check (status in ('loaded', 'unchanged', 'held', 'rejected', 'failed', 'superseded')),
+    constraint file_loads_balance_superseded
+        check (rows_read = rows_loaded + rows_quarantined + rows_filtered + rows_superseded)
 );
 comment on table audit.file_loads is
-    'One row per file per run: what happened to it and its row counts, which always balance.';
+    'One row per file per run: what happened to it and its row counts, which always balance. '
+    'rows_superseded: rows replaced by a later identical row of the same key in the same file, or '
+    'every valid row of a reference file older than the one loaded (status superseded).';
+
+create table if not exists audit.row_replacements (
+    run_id text not null,
+    feed text not null,
+    entity text not null,
+    client_id text,
+    file_sha256 text not null,
+    by_file_sha256 text not null,
+    by_file_name text not null,
+    rows bigint not null,
+    recorded_at timestamptz not null default now()
+);
+comment on table audit.row_replacements is
+    'Rows of raw from file_sha256 that a promotion of by_file_sha256 replaced (same client and business key, '
+    'newer version), or that it could not replace because raw held a newer version from file_sha256''s '
+    'side: written in the promotion''s transaction, so `warehouse reconcile` can name where each loaded row went.';
 
 create table if not exists audit.file_quarantine_reasons (
     run_id text not null,
@@ -183,6 +206,13 @@ comment on table audit.pseudonym_keys is
     'are made with, on first use (previous_key_id null) and on every `warehouse key rotate`. The newest row is '
     'the key the loader must use.';
 """
+
+# Constraints of earlier versions that a named one of DDL replaces: the old balance left out
+# rows_superseded, and the unnamed status checks did not allow 'superseded'.
+_REPLACED_CONSTRAINTS = {
+    "audit.file_loads": ("file_loads_balance", "file_loads_status_check"),
+    "audit.file_manifest_entries": ("file_manifest_entries_status_check",),
+}
 
 _TABLE = re.compile(r"^create table if not exists (audit\.\w+) \((.*?)^\);", re.MULTILINE | re.DOTALL)
 _VIEW = re.compile(r"^create or replace view (audit\.\w+)", re.MULTILINE)
@@ -269,6 +299,9 @@ def create_tables(conn: psycopg2.extensions.connection, *, writer: str, readers:
                     "coalesce(max(event_id), 0) + 1, false) from audit.ingest_run_events"
                 )
             for name, items in tables.items():
+                for old in _REPLACED_CONSTRAINTS.get(name, ()):
+                    cur.execute(sql.SQL("alter table {} drop constraint if exists {}").format(
+                        _ident(name), sql.Identifier(old)))  # fmt: skip
                 _add_missing(cur, name, items)
             for name in [*tables, *views]:
                 _grant(cur, name, writer=writer, readers=readers, is_table=name in tables)
@@ -356,12 +389,13 @@ class FileLoad:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     rows_filtered: int = 0
+    rows_superseded: int = 0
     reason: str | None = None
     seconds: float = 0.0
 
     @property
     def invalid_ratio(self) -> float | None:
-        considered = self.rows_read - self.rows_filtered
+        considered = self.rows_read - self.rows_filtered - self.rows_superseded
         return self.rows_quarantined / considered if considered else None
 
 
@@ -370,12 +404,12 @@ def record_file_load(cur: psycopg2.extensions.cursor, load: FileLoad) -> None:
         """
         insert into audit.file_loads (
             run_id, feed, entity, client_id, file_name, file_sha256, rows_read, rows_loaded,
-            rows_quarantined, rows_filtered, invalid_ratio, status, reason, seconds
-        ) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            rows_quarantined, rows_filtered, rows_superseded, invalid_ratio, status, reason, seconds
+        ) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         """,
         (
             load.run_id, load.feed, load.entity, load.client_id, load.file_name, load.file_sha256,
-            load.rows_read, load.rows_loaded, load.rows_quarantined, load.rows_filtered,
+            load.rows_read, load.rows_loaded, load.rows_quarantined, load.rows_filtered, load.rows_superseded,
             load.invalid_ratio, load.status, load.reason, load.seconds,
         ),
     )  # fmt: skip

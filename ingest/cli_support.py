@@ -48,12 +48,13 @@ def print_summary(report: IngestReport, *, dry_run: bool) -> None:
     if report.content_fingerprint:
         title += f" (content {report.content_fingerprint})"
     table = Table(title=title + (" (dry run: nothing written)" if dry_run else ""))
-    for header in ("feed", "entity", "file", "status", "read", "loaded", "quarantined", "filtered", "reason"):
-        justify = "right" if header in ("read", "loaded", "quarantined", "filtered") else "left"
+    numbers = ("read", "loaded", "quarantined", "filtered", "superseded")
+    for header in ("feed", "entity", "file", "status", *numbers, "reason"):
+        justify = "right" if header in numbers else "left"
         table.add_column(header, justify=justify, overflow="fold")
-    totals = [0, 0, 0, 0]
+    totals = [0] * len(numbers)
     for load in report.files:
-        counts = [load.rows_read, load.rows_loaded, load.rows_quarantined, load.rows_filtered]
+        counts = [load.rows_read, load.rows_loaded, load.rows_quarantined, load.rows_filtered, load.rows_superseded]
         totals = [a + b for a, b in zip(totals, counts, strict=True)]
         table.add_row(
             load.feed,

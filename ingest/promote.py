@@ -143,6 +143,17 @@ def _create_key_index(cur, schema: str, table: str, key: list[str]) -> None:
     member tokens. Indexes built by earlier versions keep their order (same name, `if not exists`).
     """
     key = [c for c in key if c != "_client_id"] + [c for c in key if c == "_client_id"]
+    # A business key changed in the feed's YAML (columns added so that distinct records stop
+    # colliding): the index of the old key cannot serve the new `on conflict`, so it is rebuilt.
+    cur.execute(
+        "select array_agg(a.attname::text) from pg_index i join pg_attribute a "
+        "on a.attrelid = i.indrelid and a.attnum = any(i.indkey) "
+        "where i.indexrelid = to_regclass(%s)",
+        (f'"{schema}"."{table[:50]}__key"',),
+    )
+    indexed = cur.fetchone()[0]
+    if indexed is not None and set(indexed) != set(key):
+        cur.execute(sql.SQL("drop index {}.{}").format(sql.Identifier(schema), sql.Identifier(f"{table[:50]}__key")))
     cur.execute(
         sql.SQL("create unique index if not exists {} on {}.{} ({})").format(
             sql.Identifier(f"{table[:50]}__key"),
@@ -248,6 +259,8 @@ def _merge(cur, req: PromoteRequest, suffix: str, source: str | None = None) -> 
     plain_insert = sql.SQL("insert into raw.{} ({}) ").format(ident(target), cols) + incoming
     if feed.entities[req.entity_name].incremental.mode == "reference":
         # Reference data: the newest file is the whole truth for its client.
+        if suffix == "":
+            _record_replacements(cur, req, target, stage, order=None)
         cur.execute(sql.SQL("delete from raw.{} where _client_id = %s").format(ident(target)), (req.load.client_id,))
         cur.execute(plain_insert, params)
         return False, unique
@@ -267,6 +280,8 @@ def _merge(cur, req: PromoteRequest, suffix: str, source: str | None = None) -> 
         return False, unique
     # One upsert on the unique business key; across files the newer version wins, so a backfilled
     # older file never overwrites what a newer file already loaded.
+    if suffix == "":
+        _record_replacements(cur, req, target, stage, order=order)
     updates = sql.SQL(", ").join(
         sql.SQL("{c} = excluded.{c}").format(c=ident(c)) for c in columns + lineage if c not in key
     )
@@ -283,6 +298,62 @@ def _merge(cur, req: PromoteRequest, suffix: str, source: str | None = None) -> 
         params,
     )
     return False, unique
+
+
+def _record_replacements(cur, req: PromoteRequest, target: str, stage: str, order: list[str] | None) -> None:
+    """Where the rows that give way in this promotion went (audit.row_replacements), per older file.
+
+    `order` None (reference data): every row of the client is replaced by this file. Otherwise the
+    upsert's rule, by key: raw's row gives way when its (order) is not newer than the incoming one's,
+    else the incoming row does (a backfilled older file), and that is recorded against this file."""
+    ident = sql.Identifier
+    load = req.load
+    lineage = dict(zip(RAW_LINEAGE_TYPES, _lineage_values(req, RAW_LINEAGE_TYPES), strict=True))
+    if order is None:
+        cur.execute(
+            sql.SQL(
+                "select _file_sha256, true, count(*) from raw.{} where _client_id = %s and _file_sha256 <> %s "
+                "group by 1"
+            ).format(ident(target)),
+            (load.client_id, load.file_sha256),
+        )
+    else:
+        incoming = [lineage[c] if c in ("_file_date", "_file_seq") else sql.SQL("s.{}").format(ident(c)) for c in order]
+        cur.execute(
+            sql.SQL(
+                "select t._file_sha256, ({existing}) <= ({incoming}), count(*) "
+                "from raw.{stage} s join raw.{target} t on t._client_id = %s and {on} "
+                "where s._stage_file = %s and t._file_sha256 <> %s group by 1, 2"
+            ).format(
+                existing=sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in order),
+                incoming=sql.SQL(", ").join(incoming),
+                stage=ident(stage),
+                target=ident(target),
+                on=sql.SQL(" and ").join(sql.SQL("t.{c} = s.{c}").format(c=ident(c)) for c in req.entity.business_key),
+            ),
+            (load.client_id, req.stage_file, load.file_sha256),
+        )
+    for other_sha, incoming_wins, rows in cur.fetchall():
+        if incoming_wins:
+            gave_way, by_sha, by_name = other_sha, load.file_sha256, load.file_name
+        else:
+            gave_way, by_sha = load.file_sha256, other_sha
+            by_name = _file_name(cur, load, other_sha)
+        cur.execute(
+            "insert into audit.row_replacements "
+            "(run_id, feed, entity, client_id, file_sha256, by_file_sha256, by_file_name, rows) "
+            "values (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (load.run_id, load.feed, load.entity, load.client_id, gave_way, by_sha, by_name, rows),
+        )
+
+
+def _file_name(cur, load: FileLoad, sha: str) -> str:
+    cur.execute(
+        "select file_name from audit.file_manifest where feed = %s and entity = %s and file_sha256 = %s",
+        (load.feed, load.entity, sha),
+    )
+    row = cur.fetchone()
+    return row[0] if row else sha[:12]
 
 
 def _create_from(cur, req: PromoteRequest, target: str, key: list[str], rows) -> bool:
@@ -421,7 +492,8 @@ def ensure_quarantine_table(cur, feed: Feed, entity_name: str) -> list[str]:
     return [c for c, _ in wanted]
 
 
-def _quarantine(cur, req: PromoteRequest) -> None:
+def _quarantine(cur, req: PromoteRequest, valid_too: bool = True) -> None:
+    """The file's quarantine rows; with `valid_too`, a held file's valid rows join them."""
     feed = req.feed
     stage = stage_name(feed, req.entity_name, "_quarantine")
     target = feed.table(req.entity_name)
@@ -446,7 +518,7 @@ def _quarantine(cur, req: PromoteRequest) -> None:
             ),
             (req.stage_file,),
         )
-    if req.held:
+    if req.held and valid_too:
         # A held file reaches raw not at all; its valid rows join its invalid ones in quarantine,
         # so nothing is lost and the file's rows still balance.
         raw_stage = stage_name(feed, req.entity_name)
@@ -481,14 +553,121 @@ def _drop_columns(cur, table: str, unwanted: Callable[[str], bool]) -> None:
         )
 
 
+CONFLICTING_DUPLICATE = "conflicting_duplicate"
+
+
+def _settle_duplicates(cur, req: PromoteRequest) -> PromoteRequest:
+    """Rows of this file that share a business key with a later row of it, counted and taken out of
+    the stage table before the merge, so that every row the audit says was loaded reaches raw.
+
+    The last row of a key wins (watermark column, then line, as the merge orders them). A row equal
+    to the winner in every staged value (only its line differs) is superseded: it says nothing the
+    winner does not. A row that differs is a conflicting duplicate: it goes to quarantine with the
+    key's columns in its reason, so no version the client sent is dropped without a trace. Counted
+    here, in the promotion's transaction, because only the database sees every row of a big file."""
+    if req.held or req.unique_keys is True:
+        return req
+    stage = stage_name(req.feed, req.entity_name)
+    if not has_staged_rows(cur, stage):
+        return req
+    ident = sql.Identifier
+    key = list(req.entity.business_key)
+    compared = [c for c, _ in _stage_columns(cur, stage) if c not in ("_record_id", "_source_line")]
+    in_file_order = ([req.watermark_column] if req.watermark_column else []) + ["_source_line"]
+    cur.execute(
+        sql.SQL(
+            "select _source_line, identical from ("
+            " select _source_line, row_number() over w as position,"
+            " row({cmp})::text = first_value(row({cmp})::text) over w as identical"
+            " from raw.{stage} where _stage_file = %s"
+            " window w as (partition by {key} order by {order})"
+            ") ranked where position > 1"
+        ).format(
+            cmp=sql.SQL(", ").join(map(ident, compared)),
+            stage=ident(stage),
+            key=sql.SQL(", ").join(map(ident, key)),
+            order=sql.SQL(", ").join(sql.SQL("{} desc nulls last").format(ident(c)) for c in in_file_order),
+        ),
+        (req.stage_file,),
+    )
+    later = cur.fetchall()
+    if not later:
+        return replace(req, unique_keys=True)
+    superseded = [line for line, identical in later if identical]
+    conflicting = [line for line, identical in later if not identical]
+    load = req.load
+    reason_counts = dict(req.reason_counts)
+    if conflicting:
+        reason = f"{CONFLICTING_DUPLICATE}:{'+'.join(key)}"
+        quarantine_cols = ensure_quarantine_table(cur, req.feed, req.entity_name)
+        stage_cols = {c for c, _ in _stage_columns(cur, stage)}
+        shared = [c for c in quarantine_cols if c in stage_cols]
+        lineage_types = {name: LINEAGE_TYPES[name] for name in quarantine_cols if name in FILE_LINEAGE}
+        select = [sql.SQL("{}::text").format(ident(c)) if not c.startswith("_") else ident(c) for c in shared]
+        cur.execute(
+            sql.SQL(
+                "insert into quarantine.{t} ({cols}, _reasons) select {select}, %s from raw.{s} "
+                "where _stage_file = %s and _source_line = any(%s)"
+            ).format(
+                t=ident(req.feed.table(req.entity_name)),
+                cols=sql.SQL(", ").join([*map(ident, shared), *map(ident, lineage_types)]),
+                select=sql.SQL(", ").join([*select, *_lineage_values(req, lineage_types)]),
+                s=ident(stage),
+            ),
+            (reason, req.stage_file, conflicting),
+        )
+        reason_counts[reason] = reason_counts.get(reason, 0) + len(conflicting)
+        load.rows_quarantined += len(conflicting)
+    load.rows_superseded += len(superseded)
+    load.rows_loaded -= len(later)
+    cur.execute(
+        sql.SQL("delete from raw.{} where _stage_file = %s and _source_line = any(%s)").format(ident(stage)),
+        (req.stage_file, [line for line, _ in later]),
+    )
+    return replace(req, unique_keys=True, reason_counts=reason_counts)
+
+
+def _newer_reference(cur, req: PromoteRequest) -> str | None:
+    """For a reference entity, the loaded file of the same client that is newer than this one (file date,
+    then sequence), if any: a snapshot older than the one in raw must not replace it."""
+    if req.entity.incremental.mode != "reference" or req.held:
+        return None
+    load = req.load
+    cur.execute(
+        "select file_name, file_date from audit.file_manifest "
+        "where feed = %s and entity = %s and client_id is not distinct from %s and status = 'loaded' "
+        "and file_sha256 <> %s and (file_date, coalesce(file_seq, 0)) > (%s, %s) "
+        "order by file_date desc, file_seq desc nulls last limit 1",
+        (load.feed, load.entity, load.client_id, load.file_sha256, req.file_date, req.file_seq or 0),
+    )
+    row = cur.fetchone()
+    return None if row is None else f"{row[0]} ({row[1]})"
+
+
 def promote(conn: psycopg2.extensions.connection, req: PromoteRequest) -> None:
     """Everything for one file, in one transaction."""
     load = req.load
+    # A retried promotion starts again from the loader's counts, not from a rolled-back attempt's.
+    counted = (load.status, load.reason, load.rows_loaded, load.rows_quarantined, load.rows_superseded)
     conn.autocommit = False
     try:
         with conn.cursor() as cur:
             cur.execute("set local lock_timeout = '30s'")
             cur.execute("set local work_mem = '256MB'")  # the in-file dedupe sorts; keep it off disk
+            newer = _newer_reference(cur, req)
+            if newer is not None:
+                # Changes nothing in raw: its valid rows are all superseded; its invalid ones stay in
+                # quarantine like any file's.
+                load.status = "superseded"
+                load.reason = f"superseded: older than {newer}, already loaded"
+                load.rows_superseded += load.rows_loaded
+                load.rows_loaded = 0
+                req = replace(req, held=True)  # nothing of it is merged
+            # Quarantine first: it empties the file's earlier quarantine rows, which a conflicting
+            # duplicate (_settle_duplicates) is added to.
+            if req.use_stage:
+                _quarantine(cur, req, valid_too=newer is None)
+            req = _settle_duplicates(cur, req)
             if not req.held:
                 table = req.feed.table(req.entity_name)
                 taken_over, unique = _merge(cur, req, "")
@@ -501,8 +680,6 @@ def promote(conn: psycopg2.extensions.connection, req: PromoteRequest) -> None:
                     _drop_columns(cur, table, lambda c: c in STAGE_ONLY or c in CALCULATED_COLUMNS)
                 if req.watermark_column:
                     _advance_watermark(cur, req)
-            if req.use_stage:
-                _quarantine(cur, req)
             if req.drift and req.drift.get("extra"):
                 cur.execute(
                     "insert into audit.schema_drift "
@@ -528,7 +705,7 @@ def promote(conn: psycopg2.extensions.connection, req: PromoteRequest) -> None:
                 """,
                 (
                     load.feed, load.entity, load.file_sha256, load.file_name, load.client_id, req.file_date,
-                    req.file_seq, req.size_bytes, "held" if req.held else "loaded", load.reason,
+                    req.file_seq, req.size_bytes, _manifest_status(load, req), load.reason,
                     req.config_sha256, load.run_id,
                 ),
             )  # fmt: skip
@@ -541,9 +718,16 @@ def promote(conn: psycopg2.extensions.connection, req: PromoteRequest) -> None:
         conn.commit()
     except BaseException:
         conn.rollback()
+        load.status, load.reason, load.rows_loaded, load.rows_quarantined, load.rows_superseded = counted
         raise
     finally:
         conn.autocommit = True
+
+
+def _manifest_status(load: FileLoad, req: PromoteRequest) -> str:
+    if load.status == "superseded":
+        return "superseded"
+    return "held" if req.held else "loaded"
 
 
 def _advance_watermark(cur, req: PromoteRequest) -> None:

@@ -73,7 +73,7 @@ synthea as (
         md5(
             'synthea:' || medications._client_id || ':' || medications.started_at::text || ':'
             || medications.synthea_patient_token || ':' || medications.encounter_token || ':'
-            || medications.rxnorm_code
+            || medications.rxnorm_code || ':' || medications.base_cost::text
         ) as medication_exposure_key,
         crosswalk.patient_key,
         md5('synthea:' || medications._client_id || ':' || medications.encounter_token) as encounter_key,

@@ -85,7 +85,8 @@ synthea as (
     select
         md5(
             'synthea:' || observations._client_id || ':' || observations.observed_at::text || ':'
-            || observations.synthea_patient_token || ':' || observations.source_code
+            || observations.synthea_patient_token || ':' || observations.source_code || ':'
+            || observations.value_text
         ) as observation_key,
         crosswalk.patient_key,
         md5('synthea:' || observations._client_id || ':' || observations.encounter_token) as encounter_key,

@@ -238,7 +238,7 @@ def test_init_takes_over_and_converts_the_tables_of_an_earlier_version(target, l
     loader = connect(target.role("loader", legacy_database))
     loader.autocommit = False
     try:
-        _refused(loader, "alter table audit.file_loads drop constraint file_loads_balance")
+        _refused(loader, "alter table audit.file_loads drop constraint file_loads_balance_superseded")
         _refused(loader, "delete from audit.file_loads")
         # The balance constraint is back (not validated against old rows, enforced on new ones).
         with pytest.raises(psycopg2.errors.CheckViolation), loader.cursor() as cur:

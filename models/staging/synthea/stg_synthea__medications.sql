@@ -40,7 +40,10 @@ deduplicated as (
     {{
         latest_per_key(
             'renamed',
-            ['_client_id', 'started_at', 'synthea_patient_token', 'encounter_token', 'rxnorm_code'],
+            [
+                '_client_id', 'started_at', 'synthea_patient_token', 'encounter_token', 'rxnorm_code',
+                'base_cost',
+            ],
             ['_file_date', '_file_seq', '_source_line'],
         )
     }}

@@ -44,7 +44,7 @@ deduplicated as (
     {{
         latest_per_key(
             'renamed',
-            ['_client_id', 'observed_at', 'synthea_patient_token', 'source_code'],
+            ['_client_id', 'observed_at', 'synthea_patient_token', 'source_code', 'value_text'],
             ['_file_date', '_file_seq', '_source_line'],
         )
     }}

@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg2.extensions
 from psycopg2 import sql
 
+from ingest.audit import ensure_tables
 from ingest.config import load_feeds
 from warehouse.db.connection import connect
 from warehouse.db.target import Target
@@ -207,6 +208,7 @@ def reconcile(
     modes = entity_modes(feeds_dir)
     conn = connect(found.role("loader"))
     try:
+        ensure_tables(conn)  # one line naming `warehouse db init` on a database of an earlier version
         result = reconcile_connection(conn, modes, feed)
     finally:
         conn.close()

@@ -405,6 +405,20 @@ def ingest(
 
 
 @app.command()
+def reconcile(
+    target: str = typer.Option("dev", "--target", help="Database: dev, or ci (the one `make test` builds)."),
+    feed: str | None = typer.Option(None, "--feed", help="Only this feed."),
+    feeds_dir: Path | None = typer.Option(None, "--feeds-dir", help="Folder of feed YAML files."),
+    verbose: bool = typer.Option(False, "--verbose", help="A line for every file, not only those with a problem."),
+) -> None:
+    """Prove per file that the rows the audit says it loaded are in raw or were replaced by a newer file."""
+    from ingest.reconcile import reconcile as run_reconcile
+
+    _select_database(target)
+    raise typer.Exit(run_reconcile(log=typer.echo, feeds_dir=feeds_dir, feed=feed, verbose=verbose))
+
+
+@app.command()
 def generate(
     patients: int = typer.Option(2000, "--patients", min=1, help="How many people."),
     seed: int = typer.Option(42, "--seed", help="Same seed, same files."),

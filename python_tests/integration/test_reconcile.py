@@ -10,7 +10,9 @@ import pytest
 
 from ingest.generate.landing import generate_landing_zone
 from ingest.reconcile import Reconciliation, entity_modes, reconcile_connection
+from python_tests.conftest import run_cli
 from python_tests.integration.ingest_helpers import HEADER, IngestEnv, row
+from python_tests.integration.test_dbt_layers import Warehouse, _throwaway
 from python_tests.integration.test_ingest_real_data import SHARED, SYNTHEA_ENTITIES, needs_shared
 from warehouse.db.connection import connect
 
@@ -112,7 +114,9 @@ def test_reconcile_finds_rows_the_audit_says_were_loaded_but_are_gone(ingest_env
     env.write_feed()
     env.land("acme_2026-11-01.csv", "\n".join([HEADER, row("P1"), row("P2")]) + "\n")
     env.ingest()
-    reconciled(env, env.feeds_dir, [env.feed])
+    command = ("reconcile", "--feed", env.feed, "--feeds-dir", str(env.feeds_dir))
+    ok = run_cli(*command, env={"WAREHOUSE_DB_NAME": env.database})
+    assert ok.returncode == 0 and "reconciled 1 file(s), 2 rows read: 0 with a problem" in ok.stdout, ok
     env.query(f'delete from raw."{env.feed}__people" where person_id is not null and _source_line = 3')
     conn = connect(env.target.role("loader", env.database))
     try:
@@ -120,6 +124,11 @@ def test_reconcile_finds_rows_the_audit_says_were_loaded_but_are_gone(ingest_env
     finally:
         conn.close()
     assert check.problems and "1 loaded rows are neither in raw nor replaced" in check.problems[0]
+    failed = run_cli(*command, env={"WAREHOUSE_DB_NAME": env.database})
+    assert failed.returncode == 1 and "1 with a problem" in failed.stdout, failed
+    # One line per problem, naming the file and the counts, never a value.
+    [line] = [x for x in failed.stdout.splitlines() if "acme_2026-11-01.csv" in x]
+    assert "in raw 1" in line and "neither in raw nor replaced" in line
 
 
 def test_an_older_reference_file_after_a_newer_one_changes_nothing(ingest_env):
@@ -152,6 +161,46 @@ def test_an_older_reference_file_after_a_newer_one_changes_nothing(ingest_env):
     result = reconciled(env, env.feeds_dir, [env.feed])
     replaced = next(f for f in result.files if f.file_name == "acme_2026-11-20.csv")
     assert replaced.recorded_replacements == {"acme_2026-11-21.csv": 2}
+
+
+def test_an_older_reference_snapshot_leaves_raw_and_the_drug_mart_unchanged(target, tmp_path):
+    database = _throwaway(target, "test_recon_ref")
+    built = Warehouse(target, database, tmp_path)
+    generate_landing_zone(built.landing, patients=60, seed=11, days=1)
+
+    def build() -> None:
+        # The mart and what it is made of, models only: this test is about the rows, not the data tests.
+        for args in (["ingest"], ["dbt", "deps", "--quiet"], ["dbt", "run", "--select", "+drug_utilisation"]):
+            result = run_cli(*args, env=built.env(), timeout=900)
+            assert result.returncode == 0, (args, result.stdout[-2000:], result.stderr[-2000:])
+
+    try:
+        build()
+
+        def state() -> tuple[list[tuple], list[tuple]]:
+            return (
+                built.query("select * from derived.drug_utilisation order by 1, 2"),
+                built.query("select * from raw.fda_ndc__product order by _client_id, product_id"),
+            )
+
+        before = state()
+        assert before[0] and before[1]
+        # The same client's snapshot of 2019, half as long: loaded, it would drop half the products.
+        newest = sorted((built.landing / "fda_ndc" / "product").glob("*.txt"))[0]
+        client = newest.name.split("_")[0]
+        lines = newest.read_bytes().split(b"\r\n")
+        older = newest.with_name(f"{client}_2019-01-01.txt")
+        older.write_bytes(b"\r\n".join(lines[: len(lines) // 2]) + b"\r\n")
+        build()
+        assert state() == before
+        outcome = built.query(
+            "select status, reason from audit.file_loads where feed = 'fda_ndc' and file_name like %s",
+            (f"%{older.name}",),
+        )
+        assert [status for status, _ in outcome] == ["superseded"], outcome
+        assert newest.name in outcome[0][1]
+    finally:
+        target.drop(database)
 
 
 def test_reconcile_over_the_generated_landing_zone(ingest_env):

@@ -495,6 +495,8 @@ class Loader:
         status, reason, config_sha = row
         if status == "loaded":
             return "unchanged", "already loaded (same SHA-256)"
+        if status == "superseded":
+            return "unchanged", f"older than a file already loaded ({reason}); unchanged file"
         if config_sha == _config_sha(feed):
             return "unchanged", f"held earlier ({reason}); unchanged file and config"
         return None, None
@@ -1007,7 +1009,7 @@ _WOULD = {"loaded": "would load", "held": "would hold"}
 def _describe(feed: str, entity: str, load: audit.FileLoad) -> str:
     counts = (
         f"read {load.rows_read} = loaded {load.rows_loaded} + quarantined {load.rows_quarantined}"
-        f" + filtered {load.rows_filtered}"
+        f" + filtered {load.rows_filtered} + superseded {load.rows_superseded}"
     )
     suffix = f" ({load.reason})" if load.reason else ""
     return f"{feed}/{entity}/{load.file_name}: {load.status}: {counts}{suffix}"

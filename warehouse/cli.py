@@ -11,48 +11,32 @@ import click
 import typer
 from typer import exceptions as typer_exceptions
 
-try:  # typer >= 0.20 carries its own copy of click: its exceptions are not `click`'s
-    from typer._click import exceptions as click_exceptions
-except ImportError:  # pragma: no cover - an older typer on plain click
-    from click import exceptions as click_exceptions
-
 from warehouse.db.server import bin_dir
 from warehouse.db.target import ROLE_CHOICES, Target
 from warehouse.errors import WarehouseError
 
-
-def _show_flags_bare() -> None:
-    """Help shows `--force` as a switch, as click does, not as an option taking a `<bool>` value."""
-    option = getattr(getattr(typer, "core", None), "TyperOption", None)
-    shown = getattr(option, "display_type_rich", None)
-    if shown is None or getattr(shown, "bare_flags", False):
-        return
-
-    def display_type_rich(self, ctx) -> str | None:
-        return None if getattr(self, "is_flag", False) else shown(self, ctx)
-
-    display_type_rich.bare_flags = True  # type: ignore[attr-defined]
-    option.display_type_rich = display_type_rich
-
-
-_show_flags_bare()
-
-
+# Click's own help (rich_markup_mode=None): a switch shows as `--force`, not as an option taking `<bool>`.
+PLAIN_HELP = {"rich_markup_mode": None}
 app = typer.Typer(
     help="Healthcare ELT warehouse: embedded PostgreSQL, ingest, dbt.",
+    **PLAIN_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-db_app = typer.Typer(help="Manage the warehouse database (embedded by default).", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the warehouse database (embedded by default).", no_args_is_help=True, **PLAIN_HELP)
 app.add_typer(db_app, name="db")
-key_app = typer.Typer(help="The pseudonymisation key.", no_args_is_help=True)
+key_app = typer.Typer(help="The pseudonymisation key.", no_args_is_help=True, **PLAIN_HELP)
 app.add_typer(key_app, name="key")
-bench_app = typer.Typer(help="Benchmarks that print figures beside a baseline from the same run.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks that print figures beside a baseline from the same run.", no_args_is_help=True, **PLAIN_HELP
+)
 app.add_typer(bench_app, name="bench")
-docs_app = typer.Typer(help="The dbt docs site: data dictionary and lineage graph.", no_args_is_help=True)
+docs_app = typer.Typer(help="The dbt docs site: data dictionary and lineage graph.", no_args_is_help=True, **PLAIN_HELP)
 app.add_typer(docs_app, name="docs")
-dq_app = typer.Typer(help="Data quality: checks over the audit history, the report and alerts.", no_args_is_help=True)
+dq_app = typer.Typer(
+    help="Data quality: checks over the audit history, the report and alerts.", no_args_is_help=True, **PLAIN_HELP
+)
 app.add_typer(dq_app, name="dq")
 
 
@@ -489,10 +473,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except (click.exceptions.Exit, typer_exceptions.Exit) as exc:
         sys.exit(exc.exit_code)
-    except (click.ClickException, click_exceptions.ClickException) as exc:
+    except (click.ClickException, typer.TyperException) as exc:
         # Click's own message ("No such command 'ingset'. Did you mean 'ingest'?") and exit code 2.
-        exc.show()
-        sys.exit(exc.exit_code)
+        # typer >= 0.20 carries its own copy of click, whose exceptions derive from the public
+        # TyperException, not from `click`'s.
+        show = getattr(exc, "show", None)
+        if show is None:
+            _say(f"error: {type(exc).__name__}")
+            sys.exit(1)
+        show()
+        sys.exit(getattr(exc, "exit_code", 2))
     except (click.exceptions.Abort, typer_exceptions.Abort, KeyboardInterrupt):
         _say("aborted")
         sys.exit(130)

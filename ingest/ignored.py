@@ -76,10 +76,13 @@ def list_ignored(
     feeds = list(feeds)
     if all_feeds:
         yield from _top_level(feeds, zone, describer)
+    real_zone = zone.resolve()
     for feed in feeds:
         root = _local(feed_root(feed, str(zone)))
         if root is None or not root.is_dir():
             continue
+        if not root.resolve().is_relative_to(real_zone):
+            continue  # a feed folder out of the zone is refused by the listing; nothing there is walked
         yield from _feed_folder(feed, root, describer)
 
 

@@ -400,10 +400,12 @@ def table_checksums(target: Target, database: str) -> dict[str, object]:
             "and table_name not like '\\_dlt%%'"
         )
         for schema, table in sorted(cur.fetchall()):
-            # _ingested_at is the wall clock of the run that wrote the row; everything else must match.
+            # _ingested_at is the wall clock of the run that wrote the row, _run_id the label of that run
+            # (each run its own); everything else must match.
             cur.execute(
                 f"select count(*), coalesce(md5(string_agg(r, '|' order by r)), '') from ("
-                f'select (to_jsonb(t) - \'_ingested_at\')::text as r from "{schema}"."{table}" t) x'
+                "select (to_jsonb(t) - '_ingested_at' - '_run_id')::text as r "
+                f'from "{schema}"."{table}" t) x'
             )
             out[f"{schema}.{table}"] = cur.fetchone()
         # A name token lost between a file's commit and the tokens' save is never learnt again: the

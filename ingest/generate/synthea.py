@@ -193,17 +193,12 @@ def _change_claim(row: list[str], rng: random.Random) -> None:
     row[11] = f"{float(row[10] or 0) + rng.randint(0, 200000) / 100:.2f}"
 
 
-def _change_value(row: list[str], rng: random.Random) -> None:
-    if row[4] in _BODY_PANEL:
-        # Height, weight and BMI must stay consistent whichever copy wins: restate the description.
-        row[5] = row[5].capitalize()
-    elif row[8] == "numeric":
-        try:
-            row[6] = f"{float(row[6]) + rng.randint(1, 20) / 10:.1f}"
-        except ValueError:
-            row[6] = "1.0"
-    else:
-        row[6] = rng.choice(SMOKING)
+def _change_value(row: list[str], _rng: random.Random) -> None:
+    """A re-sent observation. The value is part of the key (a real export holds distinct readings of
+    one code at one moment), so only the wording of the description changes: the copy is the same
+    observation, and the loader keeps one and quarantines the other as a conflicting duplicate."""
+    restated = row[5].capitalize()
+    row[5] = restated if restated != row[5] else row[5].lower()
 
 
 def _change_dispenses(row: list[str], rng: random.Random) -> None:

@@ -3,7 +3,9 @@ ingested through the project's own feed configs. Skipped, with the reason, where
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import secrets
 import shutil
 from pathlib import Path
 
@@ -60,9 +62,20 @@ def test_real_synthea_export_ingests_through_the_synthea_feed(ingest_env):
     assert ages[0][0] == by_entity["patients"].rows_loaded and 0 <= ages[0][1] <= ages[0][2] <= 90
 
 
+@pytest.fixture
+def own_database(ingest_env, target, monkeypatch):
+    """The real FDA files in a database of their own: the session's database holds newer generated
+    snapshots of the same clients (fda, unfinished), and an older reference snapshot is superseded."""
+    name = f"test_fda_{secrets.token_hex(3)}"
+    target.init([name], log=lambda _msg: None)
+    monkeypatch.setenv("WAREHOUSE_DB_NAME", name)
+    yield dataclasses.replace(ingest_env, database=name)
+    target.drop(name)
+
+
 @needs_shared
-def test_real_fda_files_ingest_and_an_unchanged_reference_is_skipped(ingest_env):
-    env = ingest_env
+def test_real_fda_files_ingest_and_an_unchanged_reference_is_skipped(own_database):
+    env = own_database
     finished = SHARED / "fda-ndc" / "finished"
     link(env.landing, "fda_ndc", "product", "fda_2019-04-29.txt", finished / "product.txt")
     link(env.landing, "fda_ndc", "package", "fda_2019-04-29.txt", finished / "package.txt")

@@ -15,9 +15,11 @@ renamed as not materialized (
         observed_at,
         upper(code_system) as source_code_system,
         upper(trim(code)) as source_code,
-        value::numeric as source_value,
+        -- The raw column is numeric(p, s): trim_scale reads 150.000000 back as the 150 the clinic sent,
+        -- so a converted value carries the reading's own precision, not the column's scale.
+        trim_scale(value::numeric) as source_value,
         unit as source_unit,
-        {{ to_canonical_value('value::numeric', 'unit') }} as value_numeric,
+        {{ to_canonical_value('trim_scale(value::numeric)', 'unit') }} as value_numeric,
         {{ to_canonical_unit('unit') }} as unit,
         _record_id,
         _source_file,

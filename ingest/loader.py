@@ -33,6 +33,7 @@ from ingest.describe import Describer, column_words, redact_message
 from ingest.ignored import landing_missing, list_ignored
 from ingest.land import PipelineStepFailed, close_adbc_databases, load_stage, stage_pipeline, use_jemalloc
 from ingest.landing import LandedFile, default_landing_root, list_files, open_file, sha256_of
+from ingest.name_prepass import FastPathFailed, name_batches
 from ingest.parquet_output import ParquetTee, publish
 from ingest.pii._arrow import string_offsets
 from ingest.pii.keys import PseudonymKey, load_key
@@ -376,6 +377,13 @@ class Loader:
         for feed, entity, state in todo:
             self._learn_file_names(feed, entity, state)
 
+    def _learn_batches(self, batches, columns: list[str], own: KnownNames) -> None:
+        for batch in batches:
+            for name in columns:
+                values = clean_text(batch[name])
+                self.names.learn(values)
+                own.learn(values)
+
     def _learn_file_names(self, feed: Feed, entity, state: FileState) -> None:
         """The file's name columns, learnt into the run's known names and into the file's own tokens
         (all of them, not only the ones new to this run: whichever of two files naming one person
@@ -384,15 +392,19 @@ class Loader:
         own = KnownNames(self.key)
         self.names.pending = state.name_tokens
         try:
+            client = state.landed.client_id
+            mapped = feed.entity_for(state.landed.entity, client)
+            fmt = feed.format_for(client)
             with open_file(state.landed) as handle:
-                client = state.landed.client_id
-                mapped = feed.entity_for(state.landed.entity, client)
-                reader = FileReader(handle, feed.format_for(client), mapped, describer=self.describer)
-                for batch in reader.batches():
-                    for name in columns:
-                        values = clean_text(batch.columns[name])
-                        self.names.learn(values)
-                        own.learn(values)
+                batches = name_batches(handle, fmt, mapped, columns)
+                try:
+                    self._learn_batches(batches or (), columns, own)
+                except FastPathFailed:
+                    batches = None  # what it learnt stays learnt; the full reader learns the rest
+            if batches is None:
+                with open_file(state.landed) as handle:
+                    reader = FileReader(handle, fmt, mapped, describer=self.describer)
+                    self._learn_batches((batch.columns for batch in reader.batches()), columns, own)
         except FileProblem:
             return  # held when it is processed; nothing of it is stored
         except (OSError, pa.ArrowException):

@@ -35,6 +35,9 @@ class KnownNames:
     tokens: set[str] = field(default_factory=set)
     pending: set[str] = field(default_factory=set)  # learnt this run, not yet saved
     _verdicts: dict[str, bool] = field(default_factory=dict)  # folded form -> is a known name
+    # Values already learnt: a big file repeats its names batch after batch, and folding a value into
+    # its forms costs more than everything else learning does.
+    _learnt: set[str] = field(default_factory=set)
 
     def token_for(self, word: str) -> str:
         """The keyed token of a name word, of its folded form (so it is the same in every run)."""
@@ -43,7 +46,11 @@ class KnownNames:
     _token = token_for  # the name earlier callers used
 
     def learn(self, names: ArrayLike) -> None:
+        learnt = self._learnt
         for value in pc.unique(pc.drop_null(as_utf8(names))).to_pylist():
+            if value in learnt:
+                continue
+            learnt.add(value)
             for form in name_forms(value):
                 if self._verdicts.get(form):
                     continue

@@ -36,9 +36,22 @@ def link(landing: Path, feed: str, entity: str, name: str, source: Path) -> None
         shutil.copyfile(source, folder / name)
 
 
+@pytest.fixture
+def own_database(ingest_env, target, monkeypatch):
+    """A database of this test's own: the session's database is shared by the test files of one worker
+    (newer generated FDA snapshots of the same clients; the same real files landed by test_reconcile)."""
+    name = f"test_fda_{secrets.token_hex(3)}"
+    target.init([name], log=lambda _msg: None)
+    monkeypatch.setenv("WAREHOUSE_DB_NAME", name)
+    yield dataclasses.replace(ingest_env, database=name)
+    target.drop(name)
+
+
 @needs_shared
-def test_real_synthea_export_ingests_through_the_synthea_feed(ingest_env):
-    env = ingest_env
+def test_real_synthea_export_ingests_through_the_synthea_feed(own_database):
+    # A database of its own: other tests of the session (test_reconcile) land the same real files, and
+    # a file already loaded (same SHA-256) is unchanged, not loaded again.
+    env = own_database
     for entity in SYNTHEA_ENTITIES:
         link(env.landing, "synthea", entity, "real_2019-02-17.csv", SHARED / "synthea-27" / f"{entity}.csv")
     report = env.ingest(feeds_dir=None, feed="synthea")
@@ -60,17 +73,6 @@ def test_real_synthea_export_ingests_through_the_synthea_feed(ingest_env):
         "from raw.synthea__patients_calculated where _client_id = 'real'"  # other tests share the database
     )
     assert ages[0][0] == by_entity["patients"].rows_loaded and 0 <= ages[0][1] <= ages[0][2] <= 90
-
-
-@pytest.fixture
-def own_database(ingest_env, target, monkeypatch):
-    """The real FDA files in a database of their own: the session's database holds newer generated
-    snapshots of the same clients (fda, unfinished), and an older reference snapshot is superseded."""
-    name = f"test_fda_{secrets.token_hex(3)}"
-    target.init([name], log=lambda _msg: None)
-    monkeypatch.setenv("WAREHOUSE_DB_NAME", name)
-    yield dataclasses.replace(ingest_env, database=name)
-    target.drop(name)
 
 
 @needs_shared

@@ -30,6 +30,7 @@ from ingest.streams import (
     MAX_QUOTED_LINES,
     SNIFF_BYTES,
     Opened,
+    Prepend,
     StreamProblem,
     check_text,
     open_bytes,
@@ -248,7 +249,7 @@ class FileReader:
         else:
             positions = self._map_positions(width)
         first_line = 2 if self.fmt.header else 1
-        stream = io.BufferedReader(_Prepend(head, opened.stream), buffer_size=BLOCK_SIZE)
+        stream = io.BufferedReader(Prepend(head, opened.stream), buffer_size=BLOCK_SIZE)
         yield from self._csv_rows(stream, opened, width, positions, first_line)
 
     def _csv_rows(
@@ -450,7 +451,7 @@ class FileReader:
         opened = open_bytes(self.handle, self.fmt)
         head = opened.stream.read(SNIFF_BYTES)
         check_text(head, opened.encoding)
-        for raw in io.BufferedReader(_Prepend(head, opened.stream)):
+        for raw in io.BufferedReader(Prepend(head, opened.stream)):
             line_no += 1
             if not raw.strip():
                 continue
@@ -524,27 +525,6 @@ class FileReader:
                 raise FileProblem("unparseable", f"not a readable Parquet file: {_arrow_message(exc)}") from None
             line += n
             yield batch
-
-
-class _Prepend(io.RawIOBase):
-    """A readable stream: bytes already read for the header sniff, then the rest of the file."""
-
-    def __init__(self, head: bytes, rest: io.BufferedIOBase) -> None:
-        self._head = memoryview(head)
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 def _good_row_lines(emitted: int, n: int, bad_rows: list[BadRow], first: int = 2) -> np.ndarray:

@@ -78,7 +78,7 @@ def open_bytes(handle, fmt: FileFormat, *, text: bool = True) -> Opened:
         raise StreamProblem("not_compressed", "the feed says gzip, but the file does not start like a gzip file")
     elif compression == "zip" and not is_zip:
         raise StreamProblem("not_compressed", "the feed says zip, but the file does not start like a zip archive")
-    source: io.RawIOBase | io.BufferedIOBase = _Prepend(magic, handle)
+    source: io.RawIOBase | io.BufferedIOBase = Prepend(magic, handle)
     if compression == "gzip":
         source = gzip.GzipFile(fileobj=io.BufferedReader(source), mode="rb")
     elif compression == "zip":
@@ -92,11 +92,11 @@ def open_bytes(handle, fmt: FileFormat, *, text: bool = True) -> Opened:
         if bom is not None:
             # A BOM says what the text is in, whatever the feed declares: read as UTF-8 from here on.
             recoded = bom[1]
-            rest = _Prepend(first[len(bom[0]) :], watch)
+            rest = Prepend(first[len(bom[0]) :], watch)
             watch = _Watch(_Recode(rest, recoded), compression)
             encoding = "utf-8"
         else:
-            watch = _Watch(_Prepend(first, watch), compression)
+            watch = _Watch(Prepend(first, watch), compression)
         watch.quote = (fmt.quote or '"').encode()
     return Opened(io.BufferedReader(watch, buffer_size=RECODE_CHUNK), encoding, watch, compression, recoded)
 
@@ -162,8 +162,8 @@ def _zip_member(handle) -> io.BufferedIOBase:
         raise StreamProblem("unreadable", f"not a readable zip archive ({type(exc).__name__})") from None
 
 
-class _Prepend(io.RawIOBase):
-    """A readable stream: bytes already read for a sniff, then the rest."""
+class Prepend(io.RawIOBase):
+    """A readable stream: bytes already read for a sniff (of the format, the header), then the rest."""
 
     def __init__(self, head: bytes, rest) -> None:
         self._head = memoryview(head)

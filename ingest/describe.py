@@ -17,8 +17,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-
 from ingest.config import Feed
 from ingest.pii import detect
 from ingest.pii.keys import PseudonymKey
@@ -84,22 +82,6 @@ def _column_shaped(text: str, vocabulary: frozenset[str]) -> bool:
     return True
 
 
-def _contains_pii(text: str, names: KnownNames | None) -> str | None:
-    """The detector that fires on `text` (a known name counts), else None."""
-    check = getattr(detect, "contains_pii", None)
-    if check is not None:  # the shared check, once it exists, decides the same way as for values
-        return check(text, known_names=names)
-    found = detect.scan(pa.array([text], pa.string()), include_dates=True)[0].as_py()
-    if found:
-        return found
-    if names is not None and names.tokens:
-        # The same word split, folding and matching as free text gets (its only public form).
-        values = pa.array([text], pa.string())
-        if names.redact(values)[0].as_py() != text:
-            return "name"
-    return None
-
-
 def shape(text: str) -> str:
     """Which kinds of characters a text holds, e.g. "letters+space" or "digits+punct"."""
     kinds = []
@@ -133,7 +115,7 @@ class Describer:
         return found
 
     def pii(self, text: str) -> str | None:
-        return _contains_pii(text, self.names)
+        return detect.contains_pii(text, known_names=self.names)
 
     def safe_column_name(self, text: str) -> bool:
         return bool(COLUMN_NAME.match(text)) and _column_shaped(text, self.vocabulary) and self.pii(text) is None
@@ -199,5 +181,5 @@ class HeaderCell:
 def redact_message(text: str, describer: Describer | None = None) -> str | None:
     """A message that may quote data (a parser's, a driver's), or None when it holds anything that
     looks like PII: the caller then says what kind of error it was, not what it said."""
-    found = _contains_pii(text, describer.names if describer else None)
+    found = detect.contains_pii(text, known_names=describer.names if describer else None)
     return None if found else text

@@ -43,8 +43,6 @@ class KnownNames:
         """The keyed token of a name word, of its folded form (so it is the same in every run)."""
         return hmac.new(self.key.key, b"name:" + fold(word).encode(), hashlib.sha256).hexdigest()
 
-    _token = token_for  # the name earlier callers used
-
     def learn(self, names: ArrayLike) -> None:
         learnt = self._learnt
         for value in pc.unique(pc.drop_null(as_utf8(names))).to_pylist():

@@ -216,8 +216,7 @@ def test_names_of_a_later_feed_are_redacted_from_free_text_of_an_earlier_feed(in
 
 
 def _token(word: str) -> str:
-    names = KnownNames(load_key(None))
-    return getattr(names, "token_for", None)(word) if hasattr(names, "token_for") else names._token(word)
+    return KnownNames(load_key(None)).token_for(word)
 
 
 def test_a_files_name_tokens_commit_with_its_promotion_and_only_then(ingest_env, monkeypatch):

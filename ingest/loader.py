@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib
 import os
 import re
 import secrets
@@ -257,6 +258,11 @@ class Loader:
     # ---- the run ---------------------------------------------------------------------------------------
     def run(self) -> IngestReport:
         use_jemalloc()
+        # pyarrow imports pandas on its first conversion of a Python value, which may happen in the
+        # checking thread while dlt, in this one, looks pandas up in sys.modules: it then finds the
+        # module half initialised ("partially initialized module 'pandas' has no attribute
+        # 'DataFrame'") and the load fails. Imported here, before any thread starts, it is whole.
+        importlib.import_module("pandas")
         feeds = self.feeds()
         self.key = load_key(self.options.key_file)
         missing = landing_missing(self.options.landing_root)

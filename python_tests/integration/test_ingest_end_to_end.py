@@ -13,7 +13,6 @@ import pickletools
 import queue
 import random
 import re
-import secrets
 import signal
 import subprocess
 import threading
@@ -48,22 +47,6 @@ def generated(tmp_path_factory):
     generate_landing_zone(root / "landing", patients=300, seed=7, days=2, pii_manifest=manifest)
     values = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
     return root, values
-
-
-@pytest.fixture
-def scratch_database(target: Target):
-    """A database of its own (the kill test compares two)."""
-    created = []
-
-    def make() -> str:
-        name = f"test_e2e_{secrets.token_hex(4)}"
-        target.init([name], log=lambda _msg: None)
-        created.append(name)
-        return name
-
-    yield make
-    for name in created:
-        target.drop(name)
 
 
 def ingest_cli(landing: Path, database: str, work_dir: Path, *extra: str, parquet: Path | None = None):

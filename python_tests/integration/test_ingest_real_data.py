@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import secrets
 import shutil
 from pathlib import Path
 
@@ -37,14 +36,12 @@ def link(landing: Path, feed: str, entity: str, name: str, source: Path) -> None
 
 
 @pytest.fixture
-def own_database(ingest_env, target, monkeypatch):
+def own_database(ingest_env, scratch_database, monkeypatch):
     """A database of this test's own: the session's database is shared by the test files of one worker
     (newer generated FDA snapshots of the same clients; the same real files landed by test_reconcile)."""
-    name = f"test_fda_{secrets.token_hex(3)}"
-    target.init([name], log=lambda _msg: None)
+    name = scratch_database()
     monkeypatch.setenv("WAREHOUSE_DB_NAME", name)
-    yield dataclasses.replace(ingest_env, database=name)
-    target.drop(name)
+    return dataclasses.replace(ingest_env, database=name)
 
 
 @needs_shared

@@ -5,7 +5,6 @@ dev and ci loading side by side from one dlt working folder."""
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import textwrap
 import time
@@ -16,7 +15,6 @@ import pytest
 from ingest.config import load_feed
 from python_tests.conftest import PROJECT_ROOT, WAREHOUSE_BIN
 from python_tests.integration.ingest_helpers import HEADER, PEOPLE_FEED, TEST_KEY, IngestEnv, row
-from warehouse.db.target import Target
 from warehouse.errors import WarehouseError
 
 pytestmark = pytest.mark.integration
@@ -33,21 +31,6 @@ def people_feed(name: str, **top: str) -> str:
 
 def statuses(report) -> dict[str, tuple[str, str | None]]:
     return {f.file_name: (f.status, f.reason) for f in report.files}
-
-
-@pytest.fixture
-def scratch_databases(target: Target):
-    created: list[str] = []
-
-    def make() -> str:
-        name = f"test_paths_{secrets.token_hex(4)}"
-        target.init([name], log=lambda _msg: None)
-        created.append(name)
-        return name
-
-    yield make
-    for name in created:
-        target.drop(name)
 
 
 def start_ingest(database: str, work_dir: Path, landing: Path, feeds: Path, *extra: str) -> subprocess.Popen:
@@ -68,10 +51,10 @@ def finish(proc: subprocess.Popen) -> tuple[str, str]:
     return out, err
 
 
-def test_two_databases_ingest_at_once_from_one_dlt_folder(tmp_path, scratch_databases):
+def test_two_databases_ingest_at_once_from_one_dlt_folder(tmp_path, scratch_database):
     """dev and ci share WAREHOUSE_DLT_DIR: each database gets a folder of its own under it, so two
     ingests run side by side and neither reads the other's cached dlt schema afterwards."""
-    dev, ci = scratch_databases(), scratch_databases()
+    dev, ci = scratch_database(), scratch_database()
     feeds, landing, work = tmp_path / "feeds", tmp_path / "landing", tmp_path / "dlt"
     feeds.mkdir()
     for name in ("side_a", "side_b"):
